@@ -1,0 +1,49 @@
+# Thin wrapper over the npm scripts (the single source of truth) and the cluster scripts.
+# Every target installs what it needs first, so a fresh clone runs `make demo` / `make test` directly.
+
+SHELL := /bin/bash
+NPM ?= npm
+
+.PHONY: all deps demo test test-unit check lint format typecheck bench-plugin clean help
+
+all: check test
+
+help:
+	@echo "make demo          run the fake-GPU demo of the kubelet plugin (no cluster needed)"
+	@echo "make test          install dependencies, type-check, lint, run every test"
+	@echo "make bench-plugin  NodePrepareResources latency benchmark"
+
+# Reinstall when the lockfile changed since the last install.
+node_modules/.package-lock.json: package-lock.json
+	$(NPM) ci --no-audit --no-fund
+	@touch $@
+
+deps: node_modules/.package-lock.json
+
+demo: deps
+	$(NPM) run --silent demo
+
+check: deps
+	$(NPM) run --silent typecheck
+	$(NPM) run --silent lint
+
+typecheck: deps
+	$(NPM) run --silent typecheck
+
+lint: deps
+	$(NPM) run --silent lint
+
+format: deps
+	$(NPM) run --silent format
+
+test: check
+	$(NPM) run --silent test
+
+test-unit: deps
+	$(NPM) run --silent test:unit
+
+bench-plugin: deps
+	$(NPM) run --silent bench:plugin
+
+clean:
+	rm -rf node_modules .cache dist coverage

@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+/**
+ * `phalanx <command>`: one CLI, one thin entrypoint per program. Each command module exports
+ * `main(argv)` and owns its flags; this file only dispatches.
+ */
+import { FlagError } from '../config/flags.ts';
+
+interface Command {
+  readonly summary: string;
+  readonly load: () => Promise<{ main: (argv: readonly string[]) => Promise<number> }>;
+}
+
+const COMMANDS: Readonly<Record<string, Command>> = {
+  demo: {
+    summary: 'Run the kubelet plugin on fake GPUs and walk through register, publish, prepare, faults, unprepare (no cluster needed).',
+    load: () => import('./demo.ts'),
+  },
+  plugin: {
+    summary: 'Run the DRA kubelet plugin gpu.phalanx.dev (DaemonSet on GPU nodes).',
+    load: () => import('./plugin.ts'),
+  },
+};
+
+function help(): string {
+  const lines = ['Usage: phalanx <command> [flags]', '', 'Commands:'];
+  for (const [name, command] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(10)} ${command.summary}`);
+  lines.push('', 'Run "phalanx <command> --help" for the flags of a command; every flag has an env twin.');
+  return `${lines.join('\n')}\n`;
+}
+
+async function run(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(help());
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    process.stderr.write(`phalanx: unknown command "${name}".\n\n${help()}`);
+    return 2;
+  }
+  const module = await command.load();
+  return module.main(rest);
+}
+
+try {
+  process.exitCode = await run(process.argv.slice(2));
+} catch (error) {
+  if (error instanceof FlagError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exitCode = 2;
+  } else {
+    process.stderr.write(`phalanx: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  }
+}
