@@ -73,7 +73,8 @@ export class FakeConfigError extends Error {
 function fieldPath(instancePath: string): string {
   const parts = instancePath.split('/').filter((p) => p !== '');
   let out = '';
-  for (const part of parts) out += /^\d+$/.test(part) ? `[${part}]` : out === '' ? part : `.${part}`;
+  for (const part of parts)
+    out += /^\d+$/.test(part) ? `[${part}]` : out === '' ? part : `.${part}`;
   return out === '' ? 'the document' : out;
 }
 
@@ -90,11 +91,13 @@ function describe(error: SchemaError): string | undefined {
   switch (error.keyword) {
     case 'additionalProperties': {
       const extra = Array.isArray(p.additionalProperties) ? p.additionalProperties : [];
-      return `${at}: unknown field ${extra.map((e) => `"${String(e)}"`).join(', ')}; remove it`;
+      const where = error.instancePath === '' ? '' : `${at}: `;
+      return `${where}unknown field ${extra.map((e) => `"${String(e)}"`).join(', ')}; remove it`;
     }
     case 'required': {
       const missing = Array.isArray(p.requiredProperties) ? p.requiredProperties : [];
-      return `${at}: missing ${missing.map(String).join(', ')}; add it`;
+      const where = error.instancePath === '' ? '' : `${at}: `;
+      return `${where}missing ${missing.map(String).join(', ')}; add it`;
     }
     case 'enum': {
       const allowed = Array.isArray(p.allowedValues) ? p.allowedValues : [];
@@ -110,9 +113,7 @@ function describe(error: SchemaError): string | undefined {
 function semanticErrors(config: FakeBackendConfig): string[] {
   const profile = fakeProfile(config.profile);
   if (profile === undefined) {
-    return [
-      `profile "${config.profile}" is unknown; use one of ${FAKE_PROFILE_NAMES.join(', ')}`,
-    ];
+    return [`profile "${config.profile}" is unknown; use one of ${FAKE_PROFILE_NAMES.join(', ')}`];
   }
   const errors: string[] = [];
   const count = config.gpus ?? profile.defaultGpus;

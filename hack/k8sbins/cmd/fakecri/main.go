@@ -20,7 +20,6 @@ import (
 	"log"
 	"os"
 	"os/signal"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -294,7 +293,6 @@ func containerRecord(q *kubeapi.CreateContainerRequest) *callRecord {
 	for _, d := range cfg.GetCDIDevices() {
 		rec.CDIDevices = append(rec.CDIDevices, d.GetName())
 	}
-	sort.Strings(rec.CDIDevices)
 	if envs := cfg.GetEnvs(); len(envs) > 0 {
 		rec.Env = make(map[string]string, len(envs))
 		for _, kv := range envs {
