@@ -153,17 +153,18 @@ export interface HealthCheckResponseMessage {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Service implementations (what a server registers for each service)
+// Service implementations (what a server registers for each service). Type aliases, not
+// interfaces, so they fit grpc-js's index-signature `UntypedServiceImplementation`.
 
-export interface RegistrationImplementation {
+export type RegistrationImplementation = {
   GetInfo: handleUnaryCall<InfoRequestMessage, PluginInfoMessage>;
   NotifyRegistrationStatus: handleUnaryCall<
     RegistrationStatusMessage,
     RegistrationStatusResponseMessage
   >;
-}
+};
 
-export interface DraPluginImplementation<D extends DeviceV1beta1Message> {
+export type DraPluginImplementation<D extends DeviceV1beta1Message> = {
   NodePrepareResources: handleUnaryCall<
     NodePrepareResourcesRequestMessage,
     NodePrepareResourcesResponseMessage<D>
@@ -172,19 +173,19 @@ export interface DraPluginImplementation<D extends DeviceV1beta1Message> {
     NodeUnprepareResourcesRequestMessage,
     NodeUnprepareResourcesResponseMessage
   >;
-}
+};
 
-export interface ResourceHealthImplementation {
+export type ResourceHealthImplementation = {
   NodeWatchResources: handleServerStreamingCall<
     NodeWatchResourcesRequestMessage,
     NodeWatchResourcesResponseMessage
   >;
-}
+};
 
-export interface GrpcHealthImplementation {
+export type GrpcHealthImplementation = {
   Check: handleUnaryCall<HealthCheckRequestMessage, HealthCheckResponseMessage>;
   Watch: handleServerStreamingCall<HealthCheckRequestMessage, HealthCheckResponseMessage>;
-}
+};
 
 export interface KubeletServices {
   readonly registration: ServiceDefinition<RegistrationImplementation>;

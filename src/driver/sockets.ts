@@ -56,7 +56,11 @@ export function socketPathFits(path: string): boolean {
 }
 
 function hashBase64Url(data: string, bytes: number): string {
-  return createHash('sha256').update(data, 'utf8').digest().subarray(0, bytes).toString('base64url');
+  return createHash('sha256')
+    .update(data, 'utf8')
+    .digest()
+    .subarray(0, bytes)
+    .toString('base64url');
 }
 
 /** Registration socket basenames in order of preference (the helper's order). */

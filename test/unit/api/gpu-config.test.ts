@@ -58,7 +58,10 @@ describe('decodeGpuConfig', () => {
       'GpuConfig: sharing.strategy must be one of Exclusive, TimeSlicing, SpacePartitioning, got "MPS"',
     );
     const interval = errorOf(() =>
-      decodeGpuConfig({ ...base, sharing: { strategy: 'TimeSlicing', timeSlicing: { interval: 1 } } }),
+      decodeGpuConfig({
+        ...base,
+        sharing: { strategy: 'TimeSlicing', timeSlicing: { interval: 1 } },
+      }),
     );
     expect(interval.message).toContain('sharing.timeSlicing.interval must be one of Default');
   });
@@ -98,15 +101,19 @@ describe('decodeGpuConfig', () => {
 describe('checkApiVersionKind', () => {
   it('rejects parameters of another API with a clear message', () => {
     expect(
-      errorOf(() => checkApiVersionKind({ apiVersion: 'gpu.nvidia.com/v1beta1', kind: 'GpuConfig' }))
-        .message,
+      errorOf(() =>
+        checkApiVersionKind({ apiVersion: 'gpu.nvidia.com/v1beta1', kind: 'GpuConfig' }),
+      ).message,
     ).toBe(
       'GpuConfig: apiVersion "gpu.nvidia.com/v1beta1" is not supported; set apiVersion to gpu.phalanx.dev/v1alpha1',
     );
     expect(
-      errorOf(() => checkApiVersionKind({ apiVersion: 'gpu.phalanx.dev/v1alpha1', kind: 'MigConfig' }))
-        .message,
-    ).toContain('kind "MigConfig" is not supported by gpu.phalanx.dev/v1alpha1; set kind to GpuConfig');
+      errorOf(() =>
+        checkApiVersionKind({ apiVersion: 'gpu.phalanx.dev/v1alpha1', kind: 'MigConfig' }),
+      ).message,
+    ).toContain(
+      'kind "MigConfig" is not supported by gpu.phalanx.dev/v1alpha1; set kind to GpuConfig',
+    );
     expect(errorOf(() => checkApiVersionKind({ kind: 'GpuConfig' })).message).toContain(
       'no apiVersion is not supported',
     );
@@ -186,9 +193,10 @@ describe('normalize and validate', () => {
   });
 
   it('sharingFromParameters runs the whole pipeline', () => {
-    expect(
-      sharingFromParameters({ ...base, sharing: { strategy: 'TimeSlicing' } }),
-    ).toEqual({ strategy: 'TimeSlicing', interval: 'Default' });
+    expect(sharingFromParameters({ ...base, sharing: { strategy: 'TimeSlicing' } })).toEqual({
+      strategy: 'TimeSlicing',
+      interval: 'Default',
+    });
   });
 });
 

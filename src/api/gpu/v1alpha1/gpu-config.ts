@@ -109,12 +109,16 @@ export function checkApiVersionKind(parameters: unknown): void {
   }
   const { apiVersion, kind } = parameters;
   if (apiVersion !== GPU_CONFIG_API_VERSION) {
-    const got = apiVersion === undefined ? 'no apiVersion' : `apiVersion ${JSON.stringify(apiVersion)}`;
+    const got =
+      apiVersion === undefined ? 'no apiVersion' : `apiVersion ${JSON.stringify(apiVersion)}`;
     fail(`${got} is not supported; set apiVersion to ${GPU_CONFIG_API_VERSION}`, 'apiVersion');
   }
   if (kind !== GPU_CONFIG_KIND) {
     const got = kind === undefined ? 'no kind' : `kind ${JSON.stringify(kind)}`;
-    fail(`${got} is not supported by ${GPU_CONFIG_API_VERSION}; set kind to ${GPU_CONFIG_KIND}`, 'kind');
+    fail(
+      `${got} is not supported by ${GPU_CONFIG_API_VERSION}; set kind to ${GPU_CONFIG_KIND}`,
+      'kind',
+    );
   }
 }
 
@@ -248,12 +252,23 @@ function schemaAt(schemaPath: string): TSchema | undefined {
   return isRecord(node) ? (node as TSchema) : undefined;
 }
 
+/** A failed union of string literals (our enums): reported as "must be one of". */
+const isEnumError = (e: SchemaError): boolean =>
+  e.keyword === 'anyOf' ||
+  ((e.keyword === 'const' || e.keyword === 'type') && e.schemaPath.includes('/anyOf/'));
+
 const join = (path: string, key: string) => (path === '' ? key : `${path}.${key}`);
 
 function describeOne(error: SchemaError, value: unknown, all: readonly SchemaError[]): string {
   const path = dotted(error.instancePath);
   const got = JSON.stringify(at(value, error.instancePath));
   const params = error.params as Record<string, unknown>;
+  if (isEnumError(error)) {
+    const allowed = all
+      .filter((e) => e.keyword === 'const' && e.instancePath === error.instancePath)
+      .map((e) => String((e.params as { allowedValue?: unknown }).allowedValue));
+    return `${path} must be one of ${allowed.join(', ')}, got ${got}`;
+  }
   switch (error.keyword) {
     case 'additionalProperties': {
       const names = (params.additionalProperties as string[] | undefined) ?? [];
@@ -264,15 +279,11 @@ function describeOne(error: SchemaError, value: unknown, all: readonly SchemaErr
       const names = (params.requiredProperties as string[] | undefined) ?? [];
       return `${names.map((n) => join(path, n)).join(', ')} is required`;
     }
-    case 'anyOf': {
-      const allowed = all
-        .filter((e) => e.keyword === 'const' && e.instancePath === error.instancePath)
-        .map((e) => String((e.params as { allowedValue?: unknown }).allowedValue));
-      return `${path} must be one of ${allowed.join(', ')}, got ${got}`;
-    }
     case 'minimum':
     case 'maximum': {
-      const schema = schemaAt(error.schemaPath) as { minimum?: number; maximum?: number } | undefined;
+      const schema = schemaAt(error.schemaPath) as
+        | { minimum?: number; maximum?: number }
+        | undefined;
       return `${path} must be between ${schema?.minimum} and ${schema?.maximum}, got ${got}`;
     }
     case 'type':
@@ -288,8 +299,8 @@ function describeSchemaErrors(value: unknown): GpuConfigError {
   const rank = (e: SchemaError): number => {
     if (e.keyword === 'additionalProperties') return 0;
     if (e.keyword === 'required') return 1;
-    if (e.keyword === 'anyOf') return 2;
-    if (e.keyword === 'const' || e.keyword === 'boolean') return 9;
+    if (isEnumError(e)) return 2;
+    if (e.keyword === 'boolean') return 9;
     return 3;
   };
   const best = [...errors].sort((a, b) => rank(a) - rank(b))[0];
