@@ -12,7 +12,8 @@ interface Command {
 
 const COMMANDS: Readonly<Record<string, Command>> = {
   demo: {
-    summary: 'Run the kubelet plugin on fake GPUs and walk through register, publish, prepare, faults, unprepare (no cluster needed).',
+    summary:
+      'Run the kubelet plugin on fake GPUs and walk through register, publish, prepare, faults, unprepare (no cluster needed).',
     load: () => import('./demo.ts'),
   },
   plugin: {
@@ -23,8 +24,12 @@ const COMMANDS: Readonly<Record<string, Command>> = {
 
 function help(): string {
   const lines = ['Usage: phalanx <command> [flags]', '', 'Commands:'];
-  for (const [name, command] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(10)} ${command.summary}`);
-  lines.push('', 'Run "phalanx <command> --help" for the flags of a command; every flag has an env twin.');
+  for (const [name, command] of Object.entries(COMMANDS))
+    lines.push(`  ${name.padEnd(10)} ${command.summary}`);
+  lines.push(
+    '',
+    'Run "phalanx <command> --help" for the flags of a command; every flag has an env twin.',
+  );
   return `${lines.join('\n')}\n`;
 }
 
@@ -50,7 +55,9 @@ try {
     process.stderr.write(`${error.message}\n`);
     process.exitCode = 2;
   } else {
-    process.stderr.write(`phalanx: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `phalanx: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     process.exitCode = 1;
   }
 }

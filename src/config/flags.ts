@@ -33,7 +33,11 @@ export type FlagSpec = StringFlag | NumberFlag | BooleanFlag;
 export type FlagTable = Readonly<Record<string, FlagSpec>>;
 
 export type FlagValues<T extends FlagTable> = {
-  readonly [K in keyof T]: T[K] extends NumberFlag ? number : T[K] extends BooleanFlag ? boolean : string;
+  readonly [K in keyof T]: T[K] extends NumberFlag
+    ? number
+    : T[K] extends BooleanFlag
+      ? boolean
+      : string;
 };
 
 export class FlagError extends Error {
@@ -98,7 +102,9 @@ export function parseCommandLine<T extends FlagTable>(
     parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw new FlagError(`phalanx ${command}: ${reason}. Run "phalanx ${command} --help" for flags.`);
+    throw new FlagError(
+      `phalanx ${command}: ${reason}. Run "phalanx ${command} --help" for flags.`,
+    );
   }
   const values: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(table)) {
@@ -112,7 +118,7 @@ export function parseCommandLine<T extends FlagTable>(
   return {
     values: values as FlagValues<T>,
     positionals: parsed.positionals,
-    help: parsed.values['help'] === true,
+    help: parsed.values.help === true,
   };
 }
 
@@ -123,9 +129,16 @@ function defaultText(spec: FlagSpec): string {
 
 /** `--help` text for one command. */
 export function usage(command: string, summary: string, table: FlagTable): string {
-  const lines = [`Usage: phalanx ${command} [flags]`, '', summary, '', 'Flags (each has an env twin):'];
+  const lines = [
+    `Usage: phalanx ${command} [flags]`,
+    '',
+    summary,
+    '',
+    'Flags (each has an env twin):',
+  ];
   for (const [name, spec] of Object.entries(table)) {
-    const choices = spec.type === 'string' && spec.choices ? ` One of: ${spec.choices.join(', ')}.` : '';
+    const choices =
+      spec.type === 'string' && spec.choices ? ` One of: ${spec.choices.join(', ')}.` : '';
     lines.push(`  --${name}  [${spec.env}]  default: ${defaultText(spec)}`);
     lines.push(`      ${spec.description}${choices}`);
   }

@@ -11,19 +11,22 @@ export const PLUGIN_FLAGS = {
     type: 'string',
     env: 'NODE_NAME',
     default: '',
-    description: 'Name of the Node this plugin serves; its pool of ResourceSlices carries this name. Required.',
+    description:
+      'Name of the Node this plugin serves; its pool of ResourceSlices carries this name. Required.',
   },
   'kubelet-root': {
     type: 'string',
     env: 'PHALANX_KUBELET_ROOT',
     default: '/var/lib/kubelet',
-    description: 'Kubelet root directory; sockets go to <root>/plugins_registry and <root>/plugins/gpu.phalanx.dev.',
+    description:
+      'Kubelet root directory; sockets go to <root>/plugins_registry and <root>/plugins/gpu.phalanx.dev.',
   },
   'plugin-data-dir': {
     type: 'string',
     env: 'PHALANX_PLUGIN_DATA_DIR',
     default: '',
-    description: 'Directory for the checkpoint; empty means <kubelet-root>/plugins/gpu.phalanx.dev.',
+    description:
+      'Directory for the checkpoint; empty means <kubelet-root>/plugins/gpu.phalanx.dev.',
   },
   'cdi-root': {
     type: 'string',
@@ -35,7 +38,8 @@ export const PLUGIN_FLAGS = {
     type: 'string',
     env: 'POD_UID',
     default: '',
-    description: 'UID of the plugin pod; when set, socket names are unique per pod so a rolling update can overlap two plugin pods.',
+    description:
+      'UID of the plugin pod; when set, socket names are unique per pod so a rolling update can overlap two plugin pods.',
   },
   kubeconfig: {
     type: 'string',
@@ -47,26 +51,30 @@ export const PLUGIN_FLAGS = {
     type: 'string',
     env: 'PHALANX_FAKE_GPUS',
     default: 'profile=sxm8-80g',
-    description: 'Fake GPU backend in compact form, e.g. "profile=pcie4-48g,gpus=2". Ignored when --fake-gpus-config is set.',
+    description:
+      'Fake GPU backend in compact form, e.g. "profile=pcie4-48g,gpus=2". Ignored when --fake-gpus-config is set.',
   },
   'fake-gpus-config': {
     type: 'string',
     env: 'PHALANX_FAKE_GPUS_CONFIG',
     default: '',
-    description: 'YAML/JSON file configuring the fake GPU backend (profile, GPU count, rack domain, faults); re-read when it changes.',
+    description:
+      'YAML/JSON file configuring the fake GPU backend (profile, GPU count, rack domain, faults); re-read when it changes.',
   },
   'slice-layout': {
     type: 'string',
     env: 'PHALANX_SLICE_LAYOUT',
     default: 'auto',
     choices: ['auto', 'combined', 'split', 'whole-gpus'],
-    description: 'ResourceSlice layout: auto picks by API server version (1.34 combined counters+devices, 1.35+ split).',
+    description:
+      'ResourceSlice layout: auto picks by API server version (1.34 combined counters+devices, 1.35+ split).',
   },
   'device-taints': {
     type: 'boolean',
     env: 'PHALANX_DEVICE_TAINTS',
     default: true,
-    description: 'Publish NoSchedule/NoExecute device taints for unhealthy/lost GPUs (needs DRADeviceTaints).',
+    description:
+      'Publish NoSchedule/NoExecute device taints for unhealthy/lost GPUs (needs DRADeviceTaints).',
   },
   'prepare-timeout': {
     type: 'number',
@@ -74,7 +82,8 @@ export const PLUGIN_FLAGS = {
     default: 30,
     min: 1,
     max: 44,
-    description: 'Upper bound for preparing one claim, in seconds; kept below the kubelet\'s 45 s call timeout.',
+    description:
+      "Upper bound for preparing one claim, in seconds; kept below the kubelet's 45 s call timeout.",
   },
   'resync-interval': {
     type: 'number',
@@ -93,7 +102,8 @@ export const PLUGIN_FLAGS = {
     type: 'string',
     env: 'PHALANX_HEALTHCHECK_ADDRESS',
     default: ':9401',
-    description: 'host:port of the grpc.health.v1 liveness service (service "liveness"); empty disables.',
+    description:
+      'host:port of the grpc.health.v1 liveness service (service "liveness"); empty disables.',
   },
   v: {
     type: 'number',

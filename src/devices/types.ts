@@ -99,7 +99,7 @@ export interface BackendPrepareRequest {
 }
 
 export interface BackendDeviceRequest {
-  /** ResourceSlice device name, e.g. `gpu-3` or `gpu-3-mig-1g.10gb-2`. */
+  /** ResourceSlice device name, e.g. `gpu-3` or `gpu-3-1g-10gb-2`. */
   readonly deviceName: string;
   /** Sharing mode applied to the device (from the opaque GpuConfig), already validated. */
   readonly sharing: SharingSettings;

@@ -36,8 +36,10 @@ export function describeFsError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** The path does not exist: ENOENT, or ENOTDIR (a parent is a regular file, so it cannot exist). */
 export function isNotFound(err: unknown): boolean {
-  return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
 /** The temp-file name used for `path` (exported for tests and for cleanup). */

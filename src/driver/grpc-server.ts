@@ -432,7 +432,7 @@ function serveHealthStream(
 
   metrics.healthStreams.inc();
   const unsubscribe = health.subscribe(send);
-  const timer = resendMs > 0 ? setInterval(resend, resendMs) : undefined;
+  const timer = resendMs > 0 ? setInterval(resend, resendMs).unref() : undefined;
   const finish = (): void => {
     if (closed) return;
     closed = true;
@@ -639,7 +639,7 @@ function grpcHealth(options: LivenessOptions, stopped: () => boolean): GrpcHealt
         if (next !== last && !call.cancelled && !stopped()) call.write({ status: next });
         last = next;
       };
-      const timer = setInterval(() => void tick(), options.watchIntervalMs ?? 5_000);
+      const timer = setInterval(() => void tick(), options.watchIntervalMs ?? 5_000).unref();
       const stop = (): void => clearInterval(timer);
       call.on('cancelled', stop);
       call.on('close', stop);

@@ -10,8 +10,13 @@ import type { DeviceHealthEntry, HealthSource } from './types.ts';
 /** Health check timeout the kubelet applies before it marks a silent device Unknown, in seconds. */
 export const HEALTH_TIMEOUT_SECONDS = 60;
 
-function toEntry(pool: string, device: string, status: GpuHealthStatus | undefined): DeviceHealthEntry {
-  const health = status === undefined ? 'Unknown' : status.health === 'healthy' ? 'Healthy' : 'Unhealthy';
+function toEntry(
+  pool: string,
+  device: string,
+  status: GpuHealthStatus | undefined,
+): DeviceHealthEntry {
+  const health =
+    status === undefined ? 'Unknown' : status.health === 'healthy' ? 'Healthy' : 'Unhealthy';
   return {
     poolName: pool,
     deviceName: device,
@@ -22,7 +27,10 @@ function toEntry(pool: string, device: string, status: GpuHealthStatus | undefin
 }
 
 /** Health entries for every device of the inventory; partitions only when they are published. */
-export function healthEntries(inventory: DeviceInventory, withPartitions: boolean): DeviceHealthEntry[] {
+export function healthEntries(
+  inventory: DeviceInventory,
+  withPartitions: boolean,
+): DeviceHealthEntry[] {
   const entries: DeviceHealthEntry[] = [];
   const pool = inventory.nodeName;
   for (const gpu of inventory.gpus) {
@@ -51,6 +59,8 @@ export class BackendHealthSource implements HealthSource {
   }
 
   subscribe(listener: (entries: readonly DeviceHealthEntry[]) => void): () => void {
-    return this.#backend.onChange((inventory) => listener(healthEntries(inventory, this.#withPartitions())));
+    return this.#backend.onChange((inventory) =>
+      listener(healthEntries(inventory, this.#withPartitions())),
+    );
   }
 }

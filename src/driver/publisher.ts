@@ -56,13 +56,18 @@ export function droppedFeatures(sent: ResourceSlice, stored: ResourceSlice): Dro
   const dropped: DroppedFeature[] = [];
   const sentCounters = (sent.spec.sharedCounters?.length ?? 0) > 0;
   const storedCounters = (stored.spec.sharedCounters?.length ?? 0) > 0;
-  const sentConsumers = (sent.spec.devices ?? []).filter((d) => (d.consumesCounters?.length ?? 0) > 0);
+  const sentConsumers = (sent.spec.devices ?? []).filter(
+    (d) => (d.consumesCounters?.length ?? 0) > 0,
+  );
   const storedDevices = new Map((stored.spec.devices ?? []).map((d) => [d.name, d]));
   const consumersDropped = sentConsumers.some(
     (d) => (storedDevices.get(d.name)?.consumesCounters?.length ?? 0) === 0,
   );
   if ((sentCounters && !storedCounters) || consumersDropped) {
-    dropped.push({ gate: 'DRAPartitionableDevices', fields: 'spec.sharedCounters / devices[].consumesCounters' });
+    dropped.push({
+      gate: 'DRAPartitionableDevices',
+      fields: 'spec.sharedCounters / devices[].consumesCounters',
+    });
   }
   const taintsDropped = (sent.spec.devices ?? []).some(
     (d) => (d.taints?.length ?? 0) > 0 && (storedDevices.get(d.name)?.taints?.length ?? 0) === 0,
@@ -161,7 +166,10 @@ export class SlicePublisher {
           this.#options.maxBackoffMs ?? 30_000,
           Math.max(this.#options.initialBackoffMs ?? 250, this.#backoffMs * 2),
         );
-        logger.warn({ err: error, retryInMs: this.#backoffMs }, 'Publishing ResourceSlices failed; will retry');
+        logger.warn(
+          { err: error, retryInMs: this.#backoffMs },
+          'Publishing ResourceSlices failed; will retry',
+        );
         this.#schedule(this.#backoffMs);
       }
     }
@@ -174,7 +182,9 @@ export class SlicePublisher {
     this.#timer.unref();
   }
 
-  async #syncAttempt(signal?: AbortSignal): Promise<{ sync: SyncResult; dropped: DroppedFeature[] }> {
+  async #syncAttempt(
+    signal?: AbortSignal,
+  ): Promise<{ sync: SyncResult; dropped: DroppedFeature[] }> {
     const o = this.#options;
     const inventory = o.backend.inventory();
     this.#recordHealth(inventory.health);
@@ -191,8 +201,10 @@ export class SlicePublisher {
     const dropped: DroppedFeature[] = [];
     // Obsolete slices go first so consumers never see two generations mixing device names.
     for (const slice of plan.deletes) await o.store.delete(slice, signal);
-    for (const slice of plan.updates) dropped.push(...droppedFeatures(slice, await o.store.update(slice, signal)));
-    for (const slice of plan.creates) dropped.push(...droppedFeatures(slice, await o.store.create(slice, signal)));
+    for (const slice of plan.updates)
+      dropped.push(...droppedFeatures(slice, await o.store.update(slice, signal)));
+    for (const slice of plan.creates)
+      dropped.push(...droppedFeatures(slice, await o.store.create(slice, signal)));
     const sync: SyncResult = {
       generation: plan.generation,
       slices: desired.length,
@@ -242,7 +254,9 @@ export class SlicePublisher {
 
   #recordHealth(health: ReturnType<GpuBackend['inventory']>['health']): void {
     const counts = new Map<string, number>(DEVICE_HEALTH_STATES.map((state) => [state, 0]));
-    for (const status of health.values()) counts.set(status.health, (counts.get(status.health) ?? 0) + 1);
-    for (const [state, count] of counts) this.#options.metrics.devices.set({ health: state }, count);
+    for (const status of health.values())
+      counts.set(status.health, (counts.get(status.health) ?? 0) + 1);
+    for (const [state, count] of counts)
+      this.#options.metrics.devices.set({ health: state }, count);
   }
 }

@@ -19,6 +19,8 @@
  *
  * Pure: no I/O.
  */
+
+import { formatBytes, parseQuantity } from '../api/resource/quantity.ts';
 import type {
   CounterSet,
   Device,
@@ -27,6 +29,8 @@ import type {
   ResourceSlice,
   ResourceSliceSpec,
 } from '../api/resource/v1.ts';
+
+export { formatBytes, parseQuantity };
 
 export const MAX_DEVICES_PER_SLICE = 128;
 export const MAX_DEVICES_PER_SLICE_ADVANCED = 64;
@@ -90,62 +94,10 @@ export function qualifiedNameProblem(name: string): string | undefined {
 function labelNameProblem(key: string): string | undefined {
   const slash = key.indexOf('/');
   const name = slash < 0 ? key : key.slice(slash + 1);
-  if (slash >= 0 && !isDnsSubdomain(key.slice(0, slash))) return 'its prefix is not a DNS subdomain';
+  if (slash >= 0 && !isDnsSubdomain(key.slice(0, slash)))
+    return 'its prefix is not a DNS subdomain';
   if (name.length > 63 || !LABEL_NAME_RE.test(name)) return 'its name is not a label name';
   return undefined;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Quantities
-
-const QUANTITY_RE = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?\d+)?$/;
-
-const SUFFIX_FACTORS: Readonly<Record<string, number>> = {
-  Ki: 1024,
-  Mi: 1024 ** 2,
-  Gi: 1024 ** 3,
-  Ti: 1024 ** 4,
-  Pi: 1024 ** 5,
-  Ei: 1024 ** 6,
-  n: 1e-9,
-  u: 1e-6,
-  m: 1e-3,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-};
-
-/** Numeric value of a Kubernetes quantity string; undefined when it is not one. */
-export function parseQuantity(text: string): number | undefined {
-  const m = QUANTITY_RE.exec(text);
-  if (m === null) return undefined;
-  const base = Number(m[1]);
-  const suffix = m[2];
-  if (suffix === undefined) return base;
-  if (suffix.startsWith('e') || suffix.startsWith('E')) {
-    if (suffix.length > 1) return base * 10 ** Number(suffix.slice(1));
-  }
-  const factor = SUFFIX_FACTORS[suffix];
-  return factor === undefined ? undefined : base * factor;
-}
-
-const BINARY_SUFFIXES = ['Ei', 'Pi', 'Ti', 'Gi', 'Mi', 'Ki'] as const;
-
-/**
- * Formats a byte count the way the API server prints it back (canonical form), so that the
- * stored object compares equal with what was sent: the largest binary suffix that divides it
- * exactly, otherwise a plain integer.
- */
-export function formatBytes(bytes: number): string {
-  if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`invalid byte count ${bytes}`);
-  for (const suffix of BINARY_SUFFIXES) {
-    const factor = SUFFIX_FACTORS[suffix] ?? 1;
-    if (bytes >= factor && bytes % factor === 0) return `${bytes / factor}${suffix}`;
-  }
-  return String(bytes);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -167,7 +119,9 @@ function sharedCounterLimits(spec: ResourceSliceSpec, minor: number): string[] {
   if (minor <= 34) {
     const total = sets.reduce((n, s) => n + Object.keys(s.counters).length, 0);
     if (total > MAX_SHARED_COUNTERS_134) {
-      out.push(`has ${total} shared counters; 1.34 allows at most ${MAX_SHARED_COUNTERS_134} per slice`);
+      out.push(
+        `has ${total} shared counters; 1.34 allows at most ${MAX_SHARED_COUNTERS_134} per slice`,
+      );
     }
   } else if (sets.length > MAX_COUNTER_SETS_PER_SLICE) {
     out.push(`has ${sets.length} counter sets; at most ${MAX_COUNTER_SETS_PER_SLICE} per slice`);
@@ -195,7 +149,9 @@ function deviceConsumptionLimits(device: Device, minor: number): string[] {
   if (minor <= 34) {
     const n = countersIn(consumptions);
     if (n > MAX_COUNTERS_PER_DEVICE_134) {
-      out.push(`device "${device.name}" consumes ${n} counters; 1.34 allows ${MAX_COUNTERS_PER_DEVICE_134}`);
+      out.push(
+        `device "${device.name}" consumes ${n} counters; 1.34 allows ${MAX_COUNTERS_PER_DEVICE_134}`,
+      );
     }
     return out;
   }
@@ -259,10 +215,13 @@ function attributeProblems(name: string, attr: DeviceAttribute): string[] {
   const nameProblem = qualifiedNameProblem(name);
   if (nameProblem !== undefined) out.push(`attribute name ${nameProblem}`);
   const set = (['int', 'bool', 'string', 'version'] as const).filter((k) => attr[k] !== undefined);
-  if (set.length !== 1) out.push(`attribute "${name}" must set exactly one value, has ${set.length}`);
+  if (set.length !== 1)
+    out.push(`attribute "${name}" must set exactly one value, has ${set.length}`);
   const text = attr.string ?? attr.version;
   if (text !== undefined && text.length > MAX_ATTRIBUTE_STRING) {
-    out.push(`attribute "${name}" is ${text.length} characters long; at most ${MAX_ATTRIBUTE_STRING}`);
+    out.push(
+      `attribute "${name}" is ${text.length} characters long; at most ${MAX_ATTRIBUTE_STRING}`,
+    );
   }
   if (attr.version !== undefined && !isSemver(attr.version)) {
     out.push(`attribute "${name}" version "${attr.version}" is not semantic version 2.0`);
@@ -298,7 +257,9 @@ function taintProblems(device: Device, minor: number): string[] {
       out.push(`taint "${taint.key}" value "${taint.value}" is not a label value`);
     }
     if (!effects.includes(taint.effect)) {
-      out.push(`taint "${taint.key}" effect "${taint.effect}" must be one of ${effects.join(', ')}`);
+      out.push(
+        `taint "${taint.key}" effect "${taint.effect}" must be one of ${effects.join(', ')}`,
+      );
     }
   }
   return out;
@@ -310,7 +271,9 @@ function counterMapProblems(where: string, counters: Record<string, { value: str
     if (!isDnsLabel(name)) out.push(`${where}: counter name "${name}" is not a DNS label`);
     const value = parseQuantity(counter.value);
     if (value === undefined || value < 0) {
-      out.push(`${where}: counter "${name}" value "${counter.value}" is not a non-negative quantity`);
+      out.push(
+        `${where}: counter "${name}" value "${counter.value}" is not a non-negative quantity`,
+      );
     }
   }
   return out;
@@ -353,7 +316,9 @@ function poolProblems(spec: ResourceSliceSpec): string[] {
   const pool = spec.pool;
   const parts = pool.name.split('/');
   if (pool.name.length > 253 || parts.some((p) => !isDnsSubdomain(p))) {
-    out.push(`pool name "${pool.name}" must be DNS subdomains joined by "/", at most 253 characters`);
+    out.push(
+      `pool name "${pool.name}" must be DNS subdomains joined by "/", at most 253 characters`,
+    );
   }
   if (!Number.isSafeInteger(pool.generation) || pool.generation < 0) {
     out.push(`pool generation ${pool.generation} must be a non-negative integer`);
@@ -385,7 +350,9 @@ function metadataProblems(slice: ResourceSlice): string[] {
   if (name === undefined) {
     return slice.metadata.generateName === undefined ? ['has neither name nor generateName'] : [];
   }
-  return isDnsSubdomain(name) ? [] : [`name "${name}" is not a DNS subdomain of at most 253 characters`];
+  return isDnsSubdomain(name)
+    ? []
+    : [`name "${name}" is not a DNS subdomain of at most 253 characters`];
 }
 
 /** Every per-slice problem (limits and formats) of one slice. */
@@ -424,7 +391,8 @@ function generationProblems(key: string, slices: readonly ResourceSlice[]): stri
   const out: string[] = [];
   const gens = new Set(slices.map((s) => s.spec.pool.generation));
   const counts = new Set(slices.map((s) => s.spec.pool.resourceSliceCount));
-  if (gens.size > 1) out.push(`pool ${key}: slices carry different generations ${[...gens].join(', ')}`);
+  if (gens.size > 1)
+    out.push(`pool ${key}: slices carry different generations ${[...gens].join(', ')}`);
   if (counts.size > 1) {
     out.push(`pool ${key}: slices carry different resourceSliceCount ${[...counts].join(', ')}`);
   } else if (gens.size === 1 && slices[0]?.spec.pool.resourceSliceCount !== slices.length) {
@@ -442,7 +410,9 @@ function uniqueDeviceProblems(key: string, slices: readonly ResourceSlice[]): st
     for (const device of slice.spec.devices ?? []) {
       const first = seen.get(device.name);
       if (first !== undefined) {
-        out.push(`pool ${key}: device "${device.name}" appears in ${first} and ${sliceName(slice)}`);
+        out.push(
+          `pool ${key}: device "${device.name}" appears in ${first} and ${sliceName(slice)}`,
+        );
       }
       seen.set(device.name, sliceName(slice));
     }
@@ -469,7 +439,9 @@ function uniqueCounterSetProblems(key: string, slices: readonly ResourceSlice[])
     for (const set of slice.spec.sharedCounters ?? []) {
       const first = seen.get(set.name);
       if (first !== undefined && first !== sliceName(slice)) {
-        out.push(`pool ${key}: counter set "${set.name}" is defined in ${first} and ${sliceName(slice)}`);
+        out.push(
+          `pool ${key}: counter set "${set.name}" is defined in ${first} and ${sliceName(slice)}`,
+        );
       }
       seen.set(set.name, sliceName(slice));
     }
@@ -486,7 +458,9 @@ function consumptionProblems(
   for (const c of device.consumesCounters ?? []) {
     const set = sets.get(c.counterSet);
     if (set === undefined) {
-      out.push(`device "${device.name}" consumes unknown counter set "${c.counterSet}" (not in ${scope})`);
+      out.push(
+        `device "${device.name}" consumes unknown counter set "${c.counterSet}" (not in ${scope})`,
+      );
       continue;
     }
     for (const [name, counter] of Object.entries(c.counters)) {
@@ -503,7 +477,11 @@ function consumptionProblems(
   return out;
 }
 
-function poolReferenceProblems(key: string, slices: readonly ResourceSlice[], minor: number): string[] {
+function poolReferenceProblems(
+  key: string,
+  slices: readonly ResourceSlice[],
+  minor: number,
+): string[] {
   const out: string[] = [];
   const scope = minor <= 34 ? 'the same slice, as 1.34 requires' : 'the pool';
   for (const slice of slices) {

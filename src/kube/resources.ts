@@ -3,7 +3,7 @@
  */
 import type { ResourceClaim, ResourceSlice } from '../api/resource/v1.ts';
 import type { ClaimGetter } from '../driver/types.ts';
-import { type KubeClient, KubeApiError } from './rest.ts';
+import { KubeApiError, type KubeClient } from './rest.ts';
 
 const RESOURCE_V1 = '/apis/resource.k8s.io/v1';
 
@@ -30,7 +30,10 @@ export class ApiSliceStore implements SliceStore {
     const list = await this.#client.request<{ items?: ResourceSlice[] }>(
       'GET',
       `${RESOURCE_V1}/resourceslices`,
-      { ...opts(signal), query: { fieldSelector: `spec.driver=${driver},spec.nodeName=${nodeName}` } },
+      {
+        ...opts(signal),
+        query: { fieldSelector: `spec.driver=${driver},spec.nodeName=${nodeName}` },
+      },
     );
     return list.items ?? [];
   }
@@ -53,8 +56,9 @@ export class ApiSliceStore implements SliceStore {
   async delete(slice: ResourceSlice, signal?: AbortSignal): Promise<void> {
     const name = slice.metadata.name ?? '';
     const preconditions: Record<string, string> = {};
-    if (slice.metadata.uid) preconditions['uid'] = slice.metadata.uid;
-    if (slice.metadata.resourceVersion) preconditions['resourceVersion'] = slice.metadata.resourceVersion;
+    if (slice.metadata.uid) preconditions.uid = slice.metadata.uid;
+    if (slice.metadata.resourceVersion)
+      preconditions.resourceVersion = slice.metadata.resourceVersion;
     try {
       await this.#client.request('DELETE', `${RESOURCE_V1}/resourceslices/${name}`, {
         ...opts(signal),
@@ -73,7 +77,11 @@ export class ApiClaimGetter implements ClaimGetter {
     this.#client = client;
   }
 
-  async get(namespace: string, name: string, signal?: AbortSignal): Promise<ResourceClaim | undefined> {
+  async get(
+    namespace: string,
+    name: string,
+    signal?: AbortSignal,
+  ): Promise<ResourceClaim | undefined> {
     try {
       return await this.#client.request<ResourceClaim>(
         'GET',
@@ -94,7 +102,11 @@ export interface NodeInfo {
   readonly kubeletVersion: string;
 }
 
-export async function getNode(client: KubeClient, name: string, signal?: AbortSignal): Promise<NodeInfo> {
+export async function getNode(
+  client: KubeClient,
+  name: string,
+  signal?: AbortSignal,
+): Promise<NodeInfo> {
   const node = await client.request<{
     metadata?: { uid?: string; labels?: Record<string, string> };
     status?: { nodeInfo?: { kubeletVersion?: string } };

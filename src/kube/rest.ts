@@ -97,7 +97,8 @@ export class KubeClient {
 
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
     const url = new URL(this.server.toString().replace(/\/$/, '') + path);
-    for (const [key, value] of Object.entries(options.query ?? {})) url.searchParams.set(key, value);
+    for (const [key, value] of Object.entries(options.query ?? {}))
+      url.searchParams.set(key, value);
     const httpsOptions: https.RequestOptions = { headers: {} };
     await this.kubeConfig.applyToHTTPSOptions(httpsOptions);
     const payload = options.body === undefined ? undefined : JSON.stringify(options.body);

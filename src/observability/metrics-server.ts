@@ -16,7 +16,9 @@ export function parseListenAddress(value: string, flag: string): ListenAddress {
   const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value);
   const port = Number(match?.[3]);
   if (match === null || port > 65535) {
-    throw new Error(`--${flag}: "${value}" is not host:port (use e.g. ":9400" or "127.0.0.1:9400")`);
+    throw new Error(
+      `--${flag}: "${value}" is not host:port (use e.g. ":9400" or "127.0.0.1:9400")`,
+    );
   }
   return { host: match[1] ?? match[2] ?? '', port };
 }
@@ -26,7 +28,10 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-export async function startMetricsServer(registry: Registry, address: ListenAddress): Promise<MetricsServer> {
+export async function startMetricsServer(
+  registry: Registry,
+  address: ListenAddress,
+): Promise<MetricsServer> {
   const server = http.createServer((req, res) => {
     if (req.url === '/metrics') {
       registry.metrics().then(

@@ -7,13 +7,15 @@
 import { DEFAULT_STATE_DIR, destroyCluster, LocalCluster, loadClusterState } from './cluster.ts';
 import { Supervisor } from './processes.ts';
 
-const stateDir = process.env['PHALANX_CLUSTER_DIR'] ?? DEFAULT_STATE_DIR;
+const stateDir = process.env.PHALANX_CLUSTER_DIR ?? DEFAULT_STATE_DIR;
 const command = process.argv[2] ?? 'status';
 
 function printLogs(lines: number): void {
   const supervisor = new Supervisor(stateDir);
   for (const record of supervisor.records()) {
-    process.stdout.write(`==== ${record.name} (pid ${record.pid}) ${record.log}\n${supervisor.tail(record.name, lines)}\n`);
+    process.stdout.write(
+      `==== ${record.name} (pid ${record.pid}) ${record.log}\n${supervisor.tail(record.name, lines)}\n`,
+    );
   }
 }
 
@@ -31,7 +33,9 @@ async function main(): Promise<number> {
         );
         return 0;
       } catch (error) {
-        process.stderr.write(`cluster-up failed: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.stderr.write(
+          `cluster-up failed: ${error instanceof Error ? error.message : String(error)}\n`,
+        );
         printLogs(30);
         await destroyCluster(stateDir);
         return 1;
@@ -48,7 +52,9 @@ async function main(): Promise<number> {
       const state = loadClusterState(stateDir);
       const supervisor = new Supervisor(stateDir);
       for (const record of supervisor.records()) {
-        process.stdout.write(`${record.name.padEnd(28)} pid ${record.pid} ${supervisor.alive(record.name) ? 'running' : 'exited'}\n`);
+        process.stdout.write(
+          `${record.name.padEnd(28)} pid ${record.pid} ${supervisor.alive(record.name) ? 'running' : 'exited'}\n`,
+        );
       }
       process.stdout.write(`version ${state.version}; KUBECONFIG=${state.kubeconfig}\n`);
       return 0;

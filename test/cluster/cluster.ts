@@ -46,13 +46,25 @@ export interface ClusterState {
 }
 
 export const DEFAULT_NODES: readonly NodeSpec[] = [
-  { name: 'node-a', fakeGpus: 'profile=sxm8-80g', labels: { 'topology.kubernetes.io/zone': 'zone-1' } },
-  { name: 'node-b', fakeGpus: 'profile=nvl4-rack,rackDomain=rack-1', labels: { 'topology.kubernetes.io/zone': 'zone-1' } },
-  { name: 'node-c', fakeGpus: 'profile=pcie4-48g', labels: { 'topology.kubernetes.io/zone': 'zone-2' } },
+  {
+    name: 'node-a',
+    fakeGpus: 'profile=sxm8-80g',
+    labels: { 'topology.kubernetes.io/zone': 'zone-1' },
+  },
+  {
+    name: 'node-b',
+    fakeGpus: 'profile=nvl4-rack,rackDomain=rack-1',
+    labels: { 'topology.kubernetes.io/zone': 'zone-1' },
+  },
+  {
+    name: 'node-c',
+    fakeGpus: 'profile=pcie4-48g',
+    labels: { 'topology.kubernetes.io/zone': 'zone-2' },
+  },
 ];
 
 export function kubeBinDir(): string {
-  const fromEnv = process.env['KUBE_BIN_DIR'];
+  const fromEnv = process.env.KUBE_BIN_DIR;
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
   return execFileSync('bash', [join(REPO_ROOT, 'hack', 'kube-bins.sh'), '--print-bin-dir'], {
     encoding: 'utf8',
@@ -62,14 +74,16 @@ export function kubeBinDir(): string {
 export function binaryVersion(binDir: string): string {
   const out = execFileSync(join(binDir, 'kube-apiserver'), ['--version'], { encoding: 'utf8' });
   const match = /v(\d+)\.(\d+)\.(\d+)/.exec(out);
-  if (match === null) throw new Error(`cannot read the kube-apiserver version from "${out.trim()}"`);
+  if (match === null)
+    throw new Error(`cannot read the kube-apiserver version from "${out.trim()}"`);
   return match[0];
 }
 
 /** Feature gates the DRA tests need, identical on every component. */
 export function featureGatesFor(minor: number): string {
   if (minor >= 36) return '';
-  if (minor === 35) return 'DRAPartitionableDevices=true,DRADeviceTaints=true,DRAConsumableCapacity=true';
+  if (minor === 35)
+    return 'DRAPartitionableDevices=true,DRADeviceTaints=true,DRAConsumableCapacity=true';
   return 'DRAPartitionableDevices=true,DRADeviceTaints=true';
 }
 
@@ -84,12 +98,21 @@ async function freePort(): Promise<number> {
   });
 }
 
-function httpsGet(url: string, pki: Pki, identity: string): Promise<{ status: number; body: string }> {
+function httpsGet(
+  url: string,
+  pki: Pki,
+  identity: string,
+): Promise<{ status: number; body: string }> {
   const client = pki.clientCert(identity);
   return new Promise((resolveGet, reject) => {
     const req = https.get(
       url,
-      { ca: readFileSync(pki.caCert), cert: readFileSync(client.cert), key: readFileSync(client.key), timeout: 3000 },
+      {
+        ca: readFileSync(pki.caCert),
+        cert: readFileSync(client.cert),
+        key: readFileSync(client.key),
+        timeout: 3000,
+      },
       (res) => {
         let body = '';
         res.on('data', (chunk: Buffer) => {
@@ -103,7 +126,9 @@ function httpsGet(url: string, pki: Pki, identity: string): Promise<{ status: nu
   });
 }
 
-export function loadClusterState(stateDir = process.env['PHALANX_CLUSTER_DIR'] ?? DEFAULT_STATE_DIR): ClusterState {
+export function loadClusterState(
+  stateDir = process.env.PHALANX_CLUSTER_DIR ?? DEFAULT_STATE_DIR,
+): ClusterState {
   const file = join(stateDir, 'cluster.json');
   if (!existsSync(file)) throw new Error(`no cluster at ${stateDir}: run "make cluster-up" first`);
   return JSON.parse(readFileSync(file, 'utf8')) as ClusterState;
@@ -144,11 +169,15 @@ export class LocalCluster {
 
   /** Runs kubectl as admin; returns stdout. */
   kubectl(args: readonly string[], input?: string): string {
-    return execFileSync(this.bin('kubectl'), ['--kubeconfig', join(this.stateDir, 'admin.kubeconfig'), ...args], {
-      encoding: 'utf8',
-      input,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    return execFileSync(
+      this.bin('kubectl'),
+      ['--kubeconfig', join(this.stateDir, 'admin.kubeconfig'), ...args],
+      {
+        encoding: 'utf8',
+        input,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
   }
 
   async up(nodes: readonly NodeSpec[] = DEFAULT_NODES): Promise<ClusterState> {
@@ -156,14 +185,32 @@ export class LocalCluster {
       { name: 'admin', commonName: 'phalanx-admin', organizations: ['system:masters'] },
       { name: 'scheduler', commonName: 'system:kube-scheduler' },
       { name: 'controller-manager', commonName: 'system:kube-controller-manager' },
-      { name: 'apiserver-kubelet-client', commonName: 'kube-apiserver-kubelet-client', organizations: ['system:masters'] },
-      ...nodes.map((n) => ({ name: `kubelet-${n.name}`, commonName: `system:node:${n.name}`, organizations: ['system:nodes'] })),
+      {
+        name: 'apiserver-kubelet-client',
+        commonName: 'kube-apiserver-kubelet-client',
+        organizations: ['system:masters'],
+      },
+      ...nodes.map((n) => ({
+        name: `kubelet-${n.name}`,
+        commonName: `system:node:${n.name}`,
+        organizations: ['system:nodes'],
+      })),
     ];
     this.#pki = createPki(join(this.stateDir, 'pki'), identities);
     await this.#startEtcd();
     await this.#startApiserver();
-    for (const identity of ['admin', 'scheduler', 'controller-manager', ...nodes.map((n) => `kubelet-${n.name}`)]) {
-      writeKubeconfig(join(this.stateDir, `${identity}.kubeconfig`), this.#server, this.pki.caCert, this.pki.clientCert(identity));
+    for (const identity of [
+      'admin',
+      'scheduler',
+      'controller-manager',
+      ...nodes.map((n) => `kubelet-${n.name}`),
+    ]) {
+      writeKubeconfig(
+        join(this.stateDir, `${identity}.kubeconfig`),
+        this.#server,
+        this.pki.caCert,
+        this.pki.clientCert(identity),
+      );
     }
     await this.#startControllerManager();
     await this.#startScheduler();
@@ -194,14 +241,23 @@ export class LocalCluster {
       name: 'etcd',
       command: this.bin('etcd'),
       args: [
-        '--name=local', `--data-dir=${dataDir}`,
-        `--listen-client-urls=http://127.0.0.1:${client}`, `--advertise-client-urls=http://127.0.0.1:${client}`,
-        `--listen-peer-urls=http://127.0.0.1:${peer}`, `--initial-advertise-peer-urls=http://127.0.0.1:${peer}`,
-        `--initial-cluster=local=http://127.0.0.1:${peer}`, '--unsafe-no-fsync', '--log-level=warn',
+        '--name=local',
+        `--data-dir=${dataDir}`,
+        `--listen-client-urls=http://127.0.0.1:${client}`,
+        `--advertise-client-urls=http://127.0.0.1:${client}`,
+        `--listen-peer-urls=http://127.0.0.1:${peer}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${peer}`,
+        `--initial-cluster=local=http://127.0.0.1:${peer}`,
+        '--unsafe-no-fsync',
+        '--log-level=warn',
       ],
     });
     writeFileSync(join(this.stateDir, 'etcd.url'), `http://127.0.0.1:${client}`);
-    await waitFor('etcd /health', async () => (await fetch(`http://127.0.0.1:${client}/health`)).ok, 30_000);
+    await waitFor(
+      'etcd /health',
+      async () => (await fetch(`http://127.0.0.1:${client}/health`)).ok,
+      30_000,
+    );
   }
 
   async #startApiserver(): Promise<void> {
@@ -213,14 +269,23 @@ export class LocalCluster {
       name: 'kube-apiserver',
       command: this.bin('kube-apiserver'),
       args: [
-        `--etcd-servers=${etcd}`, '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', `--secure-port=${port}`,
-        `--tls-cert-file=${this.pki.serverCert}`, `--tls-private-key-file=${this.pki.serverKey}`,
-        `--client-ca-file=${this.pki.caCert}`, '--authorization-mode=Node,RBAC',
+        `--etcd-servers=${etcd}`,
+        '--bind-address=127.0.0.1',
+        '--advertise-address=127.0.0.1',
+        `--secure-port=${port}`,
+        `--tls-cert-file=${this.pki.serverCert}`,
+        `--tls-private-key-file=${this.pki.serverKey}`,
+        `--client-ca-file=${this.pki.caCert}`,
+        '--authorization-mode=Node,RBAC',
         '--enable-admission-plugins=NodeRestriction',
-        '--service-account-issuer=https://kubernetes.default.svc', `--service-account-key-file=${this.pki.saPub}`,
-        `--service-account-signing-key-file=${this.pki.saKey}`, '--service-cluster-ip-range=10.0.0.0/24',
-        '--allow-privileged=true', `--kubelet-client-certificate=${kubeletClient.cert}`,
-        `--kubelet-client-key=${kubeletClient.key}`, `--cert-dir=${join(this.stateDir, 'apiserver-certs')}`,
+        '--service-account-issuer=https://kubernetes.default.svc',
+        `--service-account-key-file=${this.pki.saPub}`,
+        `--service-account-signing-key-file=${this.pki.saKey}`,
+        '--service-cluster-ip-range=10.0.0.0/24',
+        '--allow-privileged=true',
+        `--kubelet-client-certificate=${kubeletClient.cert}`,
+        `--kubelet-client-key=${kubeletClient.key}`,
+        `--cert-dir=${join(this.stateDir, 'apiserver-certs')}`,
         ...this.gateArgs(),
       ],
     });
@@ -239,15 +304,28 @@ export class LocalCluster {
       name: 'kube-controller-manager',
       command: this.bin('kube-controller-manager'),
       args: [
-        `--kubeconfig=${kubeconfig}`, `--authentication-kubeconfig=${kubeconfig}`, `--authorization-kubeconfig=${kubeconfig}`,
-        '--bind-address=127.0.0.1', `--secure-port=${port}`, '--leader-elect=false', '--controllers=*',
-        '--use-service-account-credentials', `--service-account-private-key-file=${this.pki.saKey}`,
-        `--root-ca-file=${this.pki.caCert}`, `--cluster-signing-cert-file=${this.pki.caCert}`,
-        `--cluster-signing-key-file=${this.pki.caKey}`, '--service-cluster-ip-range=10.0.0.0/24',
+        `--kubeconfig=${kubeconfig}`,
+        `--authentication-kubeconfig=${kubeconfig}`,
+        `--authorization-kubeconfig=${kubeconfig}`,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${port}`,
+        '--leader-elect=false',
+        '--controllers=*',
+        '--use-service-account-credentials',
+        `--service-account-private-key-file=${this.pki.saKey}`,
+        `--root-ca-file=${this.pki.caCert}`,
+        `--cluster-signing-cert-file=${this.pki.caCert}`,
+        `--cluster-signing-key-file=${this.pki.caKey}`,
+        '--service-cluster-ip-range=10.0.0.0/24',
         ...this.gateArgs(),
       ],
     });
-    await waitFor('kube-controller-manager /healthz', () => this.#insecureHealthy(port), 60_000, 500);
+    await waitFor(
+      'kube-controller-manager /healthz',
+      () => this.#insecureHealthy(port),
+      60_000,
+      500,
+    );
   }
 
   async #startScheduler(): Promise<void> {
@@ -270,8 +348,12 @@ export class LocalCluster {
       name: 'kube-scheduler',
       command: this.bin('kube-scheduler'),
       args: [
-        `--config=${config}`, `--authentication-kubeconfig=${kubeconfig}`, `--authorization-kubeconfig=${kubeconfig}`,
-        '--bind-address=127.0.0.1', `--secure-port=${port}`, ...this.gateArgs(),
+        `--config=${config}`,
+        `--authentication-kubeconfig=${kubeconfig}`,
+        `--authorization-kubeconfig=${kubeconfig}`,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${port}`,
+        ...this.gateArgs(),
       ],
     });
     await waitFor('kube-scheduler /healthz', () => this.#insecureHealthy(port), 60_000, 500);
@@ -279,10 +361,14 @@ export class LocalCluster {
 
   #insecureHealthy(port: number): Promise<boolean> {
     return new Promise((resolveHealth) => {
-      const req = https.get(`https://127.0.0.1:${port}/healthz`, { rejectUnauthorized: false, timeout: 2000 }, (res) => {
-        res.resume();
-        resolveHealth(res.statusCode === 200);
-      });
+      const req = https.get(
+        `https://127.0.0.1:${port}/healthz`,
+        { rejectUnauthorized: false, timeout: 2000 },
+        (res) => {
+          res.resume();
+          resolveHealth(res.statusCode === 200);
+        },
+      );
       req.on('error', () => resolveHealth(false));
       req.on('timeout', () => req.destroy());
     });
@@ -304,7 +390,10 @@ export class LocalCluster {
     const kubeletPort = await freePort();
     const healthzPort = await freePort();
     const config = join(dir, 'kubelet-config.yaml');
-    writeFileSync(config, kubeletConfig({ criSocket, caCert: this.pki.caCert, kubeletPort, healthzPort }));
+    writeFileSync(
+      config,
+      kubeletConfig({ criSocket, caCert: this.pki.caCert, kubeletPort, healthzPort }),
+    );
     const labels = Object.entries({ 'phalanx.dev/gpu-node': 'true', ...node.labels })
       .map(([k, v]) => `${k}=${v}`)
       .join(',');
@@ -312,19 +401,34 @@ export class LocalCluster {
       name: `kubelet-${node.name}`,
       command: this.bin('kubelet'),
       args: [
-        `--config=${config}`, `--kubeconfig=${join(this.stateDir, `kubelet-${node.name}.kubeconfig`)}`,
-        `--hostname-override=${node.name}`, '--node-ip=127.0.0.1', `--root-dir=${kubeletRoot}`,
-        `--cert-dir=${join(dir, 'certs')}`, `--node-labels=${labels}`, '--v=2', ...this.gateArgs(),
+        `--config=${config}`,
+        `--kubeconfig=${join(this.stateDir, `kubelet-${node.name}.kubeconfig`)}`,
+        `--hostname-override=${node.name}`,
+        '--node-ip=127.0.0.1',
+        `--root-dir=${kubeletRoot}`,
+        `--cert-dir=${join(dir, 'certs')}`,
+        `--node-labels=${labels}`,
+        '--v=2',
+        ...this.gateArgs(),
       ],
     });
     await waitFor(
       `node ${node.name} Ready`,
-      () => this.kubectl(['get', 'node', node.name, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']) === 'True',
+      () =>
+        this.kubectl([
+          'get',
+          'node',
+          node.name,
+          '-o',
+          'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+        ]) === 'True',
       120_000,
       1000,
     );
     const pluginKubeconfig = join(dir, 'plugin.kubeconfig');
-    writeKubeconfig(pluginKubeconfig, this.#server, this.pki.caCert, { token: this.pluginToken(node.name) });
+    writeKubeconfig(pluginKubeconfig, this.#server, this.pki.caCert, {
+      token: this.pluginToken(node.name),
+    });
     return {
       ...node,
       kubeletRoot,
@@ -349,7 +453,11 @@ export class LocalCluster {
       JSON.stringify({
         apiVersion: 'v1',
         kind: 'Pod',
-        metadata: { name: pod, namespace: 'phalanx-system', labels: { 'app.kubernetes.io/name': 'phalanx-kubelet-plugin' } },
+        metadata: {
+          name: pod,
+          namespace: 'phalanx-system',
+          labels: { 'app.kubernetes.io/name': 'phalanx-kubelet-plugin' },
+        },
         spec: {
           nodeName,
           serviceAccountName: 'phalanx-kubelet-plugin',
@@ -359,23 +467,36 @@ export class LocalCluster {
       }),
     );
     return this.kubectl([
-      'create', 'token', 'phalanx-kubelet-plugin', '-n', 'phalanx-system', '--duration=24h',
-      '--bound-object-kind=Pod', `--bound-object-name=${pod}`,
+      'create',
+      'token',
+      'phalanx-kubelet-plugin',
+      '-n',
+      'phalanx-system',
+      '--duration=24h',
+      '--bound-object-kind=Pod',
+      `--bound-object-name=${pod}`,
     ]).trim();
   }
 
   /** Starts (or restarts) the Phalanx kubelet plugin of a node and waits until it registered. */
   async startPlugin(node: NodeState, extraArgs: readonly string[] = []): Promise<void> {
-    const registered = (): boolean => this.supervisor.tail(`kubelet-${node.name}`, 400).includes('gpu.phalanx.dev');
+    const registered = (): boolean =>
+      this.supervisor.tail(`kubelet-${node.name}`, 400).includes('gpu.phalanx.dev');
     this.supervisor.start({
       name: `plugin-${node.name}`,
       command: join(REPO_ROOT, 'node_modules', '.bin', 'node'),
       args: [
-        join(REPO_ROOT, 'src', 'cmd', 'phalanx.ts'), 'plugin',
-        `--node-name=${node.name}`, `--kubelet-root=${node.kubeletRoot}`, `--cdi-root=${node.cdiRoot}`,
-        `--kubeconfig=${node.pluginKubeconfig}`, `--fake-gpus=${node.fakeGpus}`,
+        join(REPO_ROOT, 'src', 'cmd', 'phalanx.ts'),
+        'plugin',
+        `--node-name=${node.name}`,
+        `--kubelet-root=${node.kubeletRoot}`,
+        `--cdi-root=${node.cdiRoot}`,
+        `--kubeconfig=${node.pluginKubeconfig}`,
+        `--fake-gpus=${node.fakeGpus}`,
         `--metrics-address=127.0.0.1:${node.pluginMetricsPort}`,
-        `--healthcheck-address=127.0.0.1:${node.pluginHealthPort}`, '--v=4', ...extraArgs,
+        `--healthcheck-address=127.0.0.1:${node.pluginHealthPort}`,
+        '--v=4',
+        ...extraArgs,
       ],
     });
     await waitFor(`plugin of ${node.name} registered with its kubelet`, registered, 60_000, 500);
@@ -386,7 +507,12 @@ export class LocalCluster {
   }
 }
 
-function kubeletConfig(o: { criSocket: string; caCert: string; kubeletPort: number; healthzPort: number }): string {
+function kubeletConfig(o: {
+  criSocket: string;
+  caCert: string;
+  kubeletPort: number;
+  healthzPort: number;
+}): string {
   return [
     'apiVersion: kubelet.config.k8s.io/v1beta1',
     'kind: KubeletConfiguration',

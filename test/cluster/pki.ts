@@ -41,12 +41,29 @@ function subject(identity: Identity): string {
 }
 
 function signed(dir: string, base: string, subj: string, extensions: string): void {
-  openssl(['req', '-new', ...EC_KEY, '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', subj], dir);
+  openssl(
+    ['req', '-new', ...EC_KEY, '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', subj],
+    dir,
+  );
   writeFileSync(join(dir, `${base}.ext`), extensions);
   openssl(
     [
-      'x509', '-req', '-in', `${base}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial',
-      '-out', `${base}.crt`, '-days', '30', '-sha256', '-extfile', `${base}.ext`,
+      'x509',
+      '-req',
+      '-in',
+      `${base}.csr`,
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${base}.crt`,
+      '-days',
+      '30',
+      '-sha256',
+      '-extfile',
+      `${base}.ext`,
     ],
     dir,
   );
@@ -57,8 +74,23 @@ export function createPki(dir: string, identities: readonly Identity[]): Pki {
   mkdirSync(dir, { recursive: true });
   if (!existsSync(join(dir, 'ca.crt'))) {
     openssl(
-      ['req', '-x509', ...EC_KEY, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '30', '-subj', '/CN=phalanx-local-ca',
-        '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'],
+      [
+        'req',
+        '-x509',
+        ...EC_KEY,
+        '-keyout',
+        'ca.key',
+        '-out',
+        'ca.crt',
+        '-days',
+        '30',
+        '-subj',
+        '/CN=phalanx-local-ca',
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign',
+      ],
       dir,
     );
   }
@@ -77,7 +109,10 @@ export function createPki(dir: string, identities: readonly Identity[]): Pki {
     );
   }
   if (!existsSync(join(dir, 'sa.key'))) {
-    openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', 'sa.key'], dir);
+    openssl(
+      ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', 'sa.key'],
+      dir,
+    );
     openssl(['pkey', '-in', 'sa.key', '-pubout', '-out', 'sa.pub'], dir);
   }
   for (const identity of identities) {

@@ -57,7 +57,8 @@ export class Supervisor {
       detached: true,
     });
     closeSync(fd);
-    if (child.pid === undefined) throw new Error(`could not start ${options.name}: ${options.command}`);
+    if (child.pid === undefined)
+      throw new Error(`could not start ${options.name}: ${options.command}`);
     child.unref();
     this.#children.set(options.name, child);
     const record: ProcessRecord = {
@@ -87,7 +88,8 @@ export class Supervisor {
 
   /** Stops every recorded process, in reverse start order. */
   async stopAll(graceMs = 10_000): Promise<void> {
-    for (const record of [...this.records()].reverse()) await this.stop(record.name, 'SIGTERM', graceMs);
+    for (const record of [...this.records()].reverse())
+      await this.stop(record.name, 'SIGTERM', graceMs);
   }
 
   tail(name: string, lines = 40): string {

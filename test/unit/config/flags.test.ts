@@ -14,7 +14,9 @@ describe('flags with env twins', () => {
 
   it('takes the env twin over the default and the flag over the env twin', () => {
     const env = { PHALANX_KUBELET_ROOT: '/env/root', NODE_NAME: 'n1' };
-    expect(parseCommandLine('plugin', PLUGIN_FLAGS, [], env).values['kubelet-root']).toBe('/env/root');
+    expect(parseCommandLine('plugin', PLUGIN_FLAGS, [], env).values['kubelet-root']).toBe(
+      '/env/root',
+    );
     const both = parseCommandLine('plugin', PLUGIN_FLAGS, ['--kubelet-root', '/flag/root'], env);
     expect(both.values['kubelet-root']).toBe('/flag/root');
     expect(both.values['node-name']).toBe('n1');
@@ -32,7 +34,9 @@ describe('flags with env twins', () => {
   it('rejects bad values with the flag, the origin and what is allowed', () => {
     expect(() =>
       parseCommandLine('plugin', PLUGIN_FLAGS, [], { PHALANX_PREPARE_TIMEOUT_SECONDS: 'soon' }),
-    ).toThrow('--prepare-timeout (env PHALANX_PREPARE_TIMEOUT_SECONDS): expected a number, got "soon"');
+    ).toThrow(
+      '--prepare-timeout (env PHALANX_PREPARE_TIMEOUT_SECONDS): expected a number, got "soon"',
+    );
     expect(() => parseCommandLine('plugin', PLUGIN_FLAGS, ['--prepare-timeout', '60'], {})).toThrow(
       '--prepare-timeout (flag): must be at most 44, got 60',
     );

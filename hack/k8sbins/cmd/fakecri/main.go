@@ -210,7 +210,7 @@ func (r *recorder) intercept(rt *fake.RemoteRuntime) grpc.UnaryServerInterceptor
 	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		resp, err := handler(ctx, req)
 		if rec := describe(req, resp, err); rec != nil {
-			log.Printf("fakecri: %s %s %s", rec.Call, rec.SandboxID, rec.Container)
+			log.Printf("fakecri: %s sandbox=%q container=%q cdi=%v", rec.Call, rec.SandboxID, rec.Container, rec.CDIDevices)
 			r.write(rec)
 		}
 		trimHistory(rt)

@@ -1,0 +1,122 @@
+/**
+ * Recording benchmark results: one JSON file per run under `bench/results/` plus one row in the
+ * index table of `bench/results/README.md`.
+ *
+ * Every result carries the same envelope (see {@link ResultEnvelope}): what ran, where, on which
+ * runtime and package versions, from which commit, and the input with a sha256 over its
+ * canonical JSON, so two results can be compared only when their inputs match.
+ */
+import { createHash } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { GitInfo, MachineInfo, RuntimeInfo } from './machine.ts';
+
+export const RESULT_SCHEMA_VERSION = 1;
+
+/** What the benchmark was fed. `sha256` is over the canonical JSON of `parameters`. */
+export interface ResultInput {
+  readonly description: string;
+  readonly parameters: Readonly<Record<string, unknown>>;
+  readonly sha256: string;
+  /** Random seed, or null when the run uses no randomness. */
+  readonly seed: number | null;
+}
+
+export interface ResultEnvelope {
+  readonly benchmark: string;
+  readonly schemaVersion: number;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly machine: MachineInfo;
+  readonly runtime: RuntimeInfo;
+  readonly packages: Readonly<Record<string, string>>;
+  readonly git: GitInfo | null;
+  readonly input: ResultInput;
+  /** Caveats a reader must know (what is and is not measured). */
+  readonly notes: readonly string[];
+}
+
+/** JSON with object keys sorted recursively, no whitespace, undefined members left out. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v ?? null)).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+/** Builds the input record: the parameters and the sha256 of their canonical JSON. */
+export function describeInput(
+  description: string,
+  parameters: Readonly<Record<string, unknown>>,
+  seed: number | null = null,
+): ResultInput {
+  return { description, parameters, sha256: sha256Hex(canonicalJson(parameters)), seed };
+}
+
+/** `2026-11-21` in UTC. */
+export function utcDate(date: Date): string {
+  return date.toISOString().slice(0, 10);
+}
+
+/** `<benchmark>-<YYYY-MM-DD>-<host>.json`, with `-<n>` before `.json` for the n-th run that day. */
+export function resultFileName(benchmark: string, date: Date, host: string, n = 1): string {
+  const suffix = n > 1 ? `-${n}` : '';
+  return `${benchmark}-${utcDate(date)}-${host}${suffix}.json`;
+}
+
+export const INDEX_FILE = 'README.md';
+
+const INDEX_HEADER = [
+  '# Recorded benchmark results',
+  '',
+  'One JSON file per run (machine, runtime, package versions, commit, input sha256, raw',
+  'percentiles). `npm run bench:*` appends a row here; see `bench/README.md` for what each',
+  'benchmark measures and how to read it.',
+  '',
+  '| date (UTC) | benchmark | host | headline | file |',
+  '|---|---|---|---|---|',
+  '',
+].join('\n');
+
+/** One index row; `|` in the headline is escaped so the table stays intact. */
+export function indexRow(result: ResultEnvelope, host: string, file: string, headline: string): string {
+  const cells = [
+    result.startedAt.slice(0, 16).replace('T', ' '),
+    result.benchmark,
+    host,
+    headline.replaceAll('|', '\\|'),
+    `[${file}](${file})`,
+  ];
+  return `| ${cells.join(' | ')} |\n`;
+}
+
+/**
+ * Writes `result` as pretty JSON to a new file in `dir` (never overwriting an earlier run) and
+ * appends its row to the index. Returns the path written.
+ */
+export function writeResult(
+  dir: string,
+  result: ResultEnvelope,
+  host: string,
+  headline: string,
+): string {
+  mkdirSync(dir, { recursive: true });
+  const started = new Date(result.startedAt);
+  let n = 1;
+  while (existsSync(join(dir, resultFileName(result.benchmark, started, host, n)))) n++;
+  const file = resultFileName(result.benchmark, started, host, n);
+  const path = join(dir, file);
+  writeFileSync(path, `${JSON.stringify(result, null, 2)}\n`, { flag: 'wx' });
+  const index = join(dir, INDEX_FILE);
+  if (!existsSync(index)) writeFileSync(index, INDEX_HEADER);
+  appendFileSync(index, indexRow(result, host, file, headline));
+  return path;
+}
