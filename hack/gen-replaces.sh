@@ -42,8 +42,10 @@ tools=(
 )
 
 # Fetch only the go.mod of the release (works outside any module).
-json=$(cd / && GOFLAGS=-mod=mod go mod download -json "k8s.io/kubernetes@v$version") ||
-	die "cannot download k8s.io/kubernetes@v$version: $json"
+if ! json=$(cd / && GOFLAGS=-mod=mod go mod download -json "k8s.io/kubernetes@v$version"); then
+	err=$(printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"Error": "\(.*\)",\{0,1\}$/\1/p')
+	die "cannot download k8s.io/kubernetes@v$version from $(go env GOPROXY): ${err:-$json}"
+fi
 upstream_gomod=$(printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')
 [[ -n $upstream_gomod && -f $upstream_gomod ]] ||
 	die "no go.mod for k8s.io/kubernetes@v$version in: $json"

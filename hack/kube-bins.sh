@@ -90,11 +90,12 @@ fi
 
 # Run a command; on failure name it and stop.
 run() {
-	echo "+ $*" >&2
-	local rc=0
+	local rc=0 cmd
+	cmd=$(printf '%q ' "$@")
+	echo "+ (cd $PWD && $cmd)" >&2
 	"$@" || rc=$?
 	if [[ $rc -ne 0 ]]; then
-		echo "kube-bins: FAILED (exit $rc): $*" >&2
+		echo "kube-bins: FAILED (exit $rc) in $PWD: $cmd" >&2
 		exit "$rc"
 	fi
 }

@@ -27,10 +27,17 @@ export interface BenchArgs {
 export type BenchDefaults = Pick<BenchArgs, 'iterations' | 'concurrency' | 'warmup' | 'out'>;
 
 /** Reads a whole number ≥ `min` from a flag value; throws a sentence naming the flag otherwise. */
-export function intFlag(name: string, value: string | undefined, fallback: number, min: number): number {
+export function intFlag(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+  min: number,
+): number {
   if (value === undefined) return fallback;
   if (!/^\d+$/.test(value.trim()))
-    throw new Error(`--${name} ${JSON.stringify(value)} is not a whole number; pass e.g. --${name} ${fallback}`);
+    throw new Error(
+      `--${name} ${JSON.stringify(value)} is not a whole number; pass e.g. --${name} ${fallback}`,
+    );
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < min)
     throw new Error(`--${name} ${value} is too small; it must be at least ${min}`);

@@ -83,7 +83,10 @@ export function packageVersions(root: string, names: readonly string[]): Record<
 export function gitInfo(root: string): GitInfo | undefined {
   try {
     const run = (args: string[]): string =>
-      execFileSync('git', ['-C', root, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      execFileSync('git', ['-C', root, ...args], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
     const commit = run(['rev-parse', 'HEAD']).trim();
     const dirty = run(['status', '--porcelain', '--untracked-files=no']).trim() !== '';
     return { commit, dirty };
@@ -110,7 +113,9 @@ export function isMemoryBacked(fsType: string): boolean {
 
 /** `\040` → space etc.: /proc/mounts escapes space, tab, newline and backslash in octal. */
 function unescapeMountField(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)));
+  return field.replace(/\\([0-7]{3})/g, (_, oct: string) =>
+    String.fromCharCode(Number.parseInt(oct, 8)),
+  );
 }
 
 /** Parses /proc/mounts (or /proc/self/mounts) text; malformed lines are skipped. */

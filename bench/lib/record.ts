@@ -87,7 +87,12 @@ const INDEX_HEADER = [
 ].join('\n');
 
 /** One index row; `|` in the headline is escaped so the table stays intact. */
-export function indexRow(result: ResultEnvelope, host: string, file: string, headline: string): string {
+export function indexRow(
+  result: ResultEnvelope,
+  host: string,
+  file: string,
+  headline: string,
+): string {
   const cells = [
     result.startedAt.slice(0, 16).replace('T', ' '),
     result.benchmark,

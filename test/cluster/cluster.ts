@@ -45,6 +45,13 @@ export interface ClusterState {
   readonly nodes: readonly NodeState[];
 }
 
+export const CLUSTER_MANIFESTS = [
+  '00-namespace.yaml',
+  '10-kubelet-plugin-rbac.yaml',
+  '20-deviceclasses.yaml',
+  '30-resourceslice-policy.yaml',
+] as const;
+
 export const DEFAULT_NODES: readonly NodeSpec[] = [
   {
     name: 'node-a',
@@ -214,7 +221,15 @@ export class LocalCluster {
     }
     await this.#startControllerManager();
     await this.#startScheduler();
-    this.kubectl(['apply', '--server-side', '-f', join(REPO_ROOT, 'deploy', 'manifests')]);
+    // Everything but the DaemonSet: here the plugins run as host processes next to each kubelet.
+    for (const manifest of CLUSTER_MANIFESTS) {
+      this.kubectl([
+        'apply',
+        '--server-side',
+        '-f',
+        join(REPO_ROOT, 'deploy', 'manifests', manifest),
+      ]);
+    }
     const nodeStates: NodeState[] = [];
     for (const node of nodes) nodeStates.push(await this.#startNode(node));
     const state: ClusterState = {
@@ -456,7 +471,7 @@ export class LocalCluster {
         metadata: {
           name: pod,
           namespace: 'phalanx-system',
-          labels: { 'app.kubernetes.io/name': 'phalanx-kubelet-plugin' },
+          labels: { 'phalanx.dev/role': 'plugin-identity' },
         },
         spec: {
           nodeName,

@@ -1,0 +1,558 @@
+/**
+ * `npm run bench:plugin`: NodePrepareResources / NodeUnprepareResources latency of the kubelet
+ * plugin, driven like the kubelet drives it (gRPC over the real unix socket), with the real
+ * checkpoint and CDI writes (fsync + rename + directory fsync) on a disk-backed directory.
+ *
+ * Scenarios, each after a warm-up:
+ *   seq-1   a claim of 1 whole GPU: prepare, then unprepare, one call at a time
+ *   seq-8   a claim of all 8 GPUs: the same
+ *   conc    N single-partition (1g.10gb) claims prepared at once as N separate calls (N pods
+ *           admitted together), then unprepared at once; rounds until ≥ --iterations prepares
+ * plus baselines measured in the same run: a gRPC call with no claims, and the bare disk
+ * primitives (fsync of a small file, fsync of a directory, the plugin's atomic replace).
+ *
+ * Every prepare uses a fresh claim UID, so each one writes a new CDI spec file. The claim comes
+ * from an in-memory getter: the API server GET (one per claim in a cluster) is NOT included.
+ */
+import { stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ResourceClaim } from '../src/api/resource/v1.ts';
+import {
+  partitionDeviceName,
+  partitionPlacements,
+  wholeGpuDeviceName,
+} from '../src/devices/naming.ts';
+import type { ClaimRef } from '../src/driver/types.ts';
+import { makeClaim, refOf, uidOf } from '../test/helpers/claims.ts';
+import { type BenchArgs, type BenchDefaults, parseBenchArgs, usage } from './lib/args.ts';
+import {
+  type DiskBaselineSamples,
+  makeScratchDir,
+  measureDiskBaseline,
+  removeScratchDir,
+} from './lib/disk.ts';
+import {
+  gitInfo,
+  machineInfo,
+  packageVersions,
+  runtimeInfo,
+  shortHostName,
+} from './lib/machine.ts';
+import { PHASE, type PluginRig, startPluginRig } from './lib/plugin-rig.ts';
+import { describeInput, type ResultEnvelope, writeResult } from './lib/record.ts';
+import {
+  ratePerSecond,
+  roundForReport,
+  roundSummary,
+  type Summary,
+  summarize,
+} from './lib/stats.ts';
+import { formatMs, formatRate, formatTable } from './lib/table.ts';
+
+const BENCHMARK = 'plugin-prepare';
+const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const DEFAULTS: BenchDefaults = {
+  iterations: 1000,
+  concurrency: 32,
+  warmup: 100,
+  out: join(REPO_ROOT, 'bench', 'results'),
+};
+const NODE_NAME = 'bench-node';
+const PROFILE = 'sxm8-80g';
+const GPUS = 8;
+const PARTITION_PROFILE = '1g.10gb';
+const NAMESPACE = 'bench';
+/** Size of the files in the disk baseline: about a 1-device CDI spec or a small checkpoint. */
+const BASELINE_FILE_BYTES = 2048;
+const TARGET = { scenario: 'seq-8', metric: 'p99', thresholdMs: 5 } as const;
+const API_NOTE =
+  'The API server GET of each ResourceClaim is excluded: claims come from an in-memory getter (a deep copy per GET). In a cluster each prepare adds one GET per claim.';
+
+// ---- claims ------------------------------------------------------------------------------------
+
+/** Makes claims with fresh UIDs; every claim is put into the getter until it is released. */
+class ClaimFactory {
+  #next = 1;
+  readonly #rig: PluginRig;
+
+  constructor(rig: PluginRig) {
+    this.#rig = rig;
+  }
+
+  make(request: string, devices: readonly string[]): ClaimRef {
+    const n = this.#next++;
+    const claim: ResourceClaim = makeClaim({
+      name: `claim-${n}`,
+      uid: uidOf(n),
+      namespace: NAMESPACE,
+      pool: this.#rig.nodeName,
+      results: devices.map((device) => ({ request, device })),
+    });
+    this.#rig.claims.put(claim);
+    return refOf(claim);
+  }
+
+  release(ref: ClaimRef): void {
+    this.#rig.claims.delete(ref.namespace, ref.name);
+  }
+}
+
+// ---- calls -------------------------------------------------------------------------------------
+
+/** One NodePrepareResources call for one claim; throws unless the claim got `devices` devices. */
+async function prepareOne(rig: PluginRig, ref: ClaimRef, devices: number): Promise<number> {
+  const started = performance.now();
+  const response = await rig.client.prepare([ref]);
+  const elapsed = performance.now() - started;
+  const entry = response.claims[ref.uid];
+  if (entry?.error !== undefined && entry.error !== '')
+    throw new Error(`prepare of ${ref.name} failed: ${entry.error}`);
+  const got = entry?.devices?.length ?? 0;
+  if (got !== devices)
+    throw new Error(`prepare of ${ref.name} returned ${got} devices, expected ${devices}`);
+  return elapsed;
+}
+
+async function unprepareOne(rig: PluginRig, ref: ClaimRef): Promise<number> {
+  const started = performance.now();
+  const response = await rig.client.unprepare([ref]);
+  const elapsed = performance.now() - started;
+  const error = response.claims[ref.uid]?.error;
+  if (error !== undefined && error !== '')
+    throw new Error(`unprepare of ${ref.name} failed: ${error}`);
+  return elapsed;
+}
+
+// ---- scenarios ---------------------------------------------------------------------------------
+
+interface PhaseRow {
+  readonly phase: string;
+  readonly summary: Summary;
+}
+
+interface ScenarioResult {
+  readonly id: string;
+  readonly title: string;
+  readonly devicesPerClaim: number;
+  readonly inFlight: number;
+  readonly prepare: Summary;
+  readonly unprepare: Summary;
+  readonly prepareCallsPerSecond: number;
+  readonly unprepareCallsPerSecond: number;
+  readonly phases: readonly PhaseRow[];
+  /** Bytes of one claim's CDI spec and of the checkpoint while that claim is prepared. */
+  readonly bytes: { readonly cdiSpec: number; readonly checkpoint: number };
+}
+
+const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
+
+/** Sizes of the files one prepared claim produces (measured once, outside the timings). */
+async function fileSizes(rig: PluginRig, factory: ClaimFactory, devices: readonly string[]) {
+  const ref = factory.make('gpu', devices);
+  await prepareOne(rig, ref, devices.length);
+  const cdiSpec = (await stat(rig.cdi.specPath(ref.uid))).size;
+  const checkpoint = (await stat(rig.checkpoint.path)).size;
+  await unprepareOne(rig, ref);
+  factory.release(ref);
+  return { cdiSpec, checkpoint };
+}
+
+async function sequential(
+  rig: PluginRig,
+  factory: ClaimFactory,
+  spec: { id: string; title: string; request: string; devices: readonly string[] },
+  args: BenchArgs,
+): Promise<ScenarioResult> {
+  const bytes = await fileSizes(rig, factory, spec.devices);
+  const prepare: number[] = [];
+  const unprepare: number[] = [];
+  for (let i = 0; i < args.warmup + args.iterations; i++) {
+    if (i === args.warmup) rig.phases.reset();
+    const ref = factory.make(spec.request, spec.devices);
+    const p = await prepareOne(rig, ref, spec.devices.length);
+    const u = await unprepareOne(rig, ref);
+    factory.release(ref);
+    if (i < args.warmup) continue;
+    prepare.push(p);
+    unprepare.push(u);
+  }
+  return {
+    id: spec.id,
+    title: spec.title,
+    devicesPerClaim: spec.devices.length,
+    inFlight: 1,
+    prepare: summarize(prepare),
+    unprepare: summarize(unprepare),
+    prepareCallsPerSecond: ratePerSecond(prepare.length, sum(prepare)),
+    unprepareCallsPerSecond: ratePerSecond(unprepare.length, sum(unprepare)),
+    phases: rig.phases.summaries(),
+    bytes,
+  };
+}
+
+/** The first `count` placements of the partition profile across the node's GPUs. */
+function partitionDevices(rig: PluginRig, count: number): string[] {
+  const names = rig.backend
+    .inventory()
+    .gpus.flatMap((gpu) => partitionPlacements(gpu))
+    .filter((p) => p.profile.name === PARTITION_PROFILE)
+    .map((p) => partitionDeviceName(p.gpuIndex, p.profile.name, p.start));
+  if (names.length < count)
+    throw new Error(
+      `--concurrency ${count} needs ${count} distinct ${PARTITION_PROFILE} partitions but a ${PROFILE} node has ${names.length}; use --concurrency ${names.length} or less`,
+    );
+  return names.slice(0, count);
+}
+
+/** One round: prepare every slot at once, then unprepare every slot at once. */
+async function round(rig: PluginRig, factory: ClaimFactory, slots: readonly string[]) {
+  const refs = slots.map((device) => factory.make('gpu', [device]));
+  const t0 = performance.now();
+  const prepare = await Promise.all(refs.map((ref) => prepareOne(rig, ref, 1)));
+  const t1 = performance.now();
+  const unprepare = await Promise.all(refs.map((ref) => unprepareOne(rig, ref)));
+  const t2 = performance.now();
+  for (const ref of refs) factory.release(ref);
+  return { prepare, unprepare, prepareWall: t1 - t0, unprepareWall: t2 - t1 };
+}
+
+async function concurrent(
+  rig: PluginRig,
+  factory: ClaimFactory,
+  args: BenchArgs,
+): Promise<ScenarioResult> {
+  const slots = partitionDevices(rig, args.concurrency);
+  const bytes = await fileSizes(rig, factory, [slots[0] ?? '']);
+  const warmupRounds = Math.ceil(args.warmup / args.concurrency);
+  const rounds = Math.ceil(args.iterations / args.concurrency);
+  for (let i = 0; i < warmupRounds; i++) await round(rig, factory, slots);
+  rig.phases.reset();
+  const prepare: number[] = [];
+  const unprepare: number[] = [];
+  let prepareWall = 0;
+  let unprepareWall = 0;
+  for (let i = 0; i < rounds; i++) {
+    const r = await round(rig, factory, slots);
+    prepare.push(...r.prepare);
+    unprepare.push(...r.unprepare);
+    prepareWall += r.prepareWall;
+    unprepareWall += r.unprepareWall;
+  }
+  return {
+    id: 'conc',
+    title: `1 partition per claim, ${args.concurrency} calls in flight`,
+    devicesPerClaim: 1,
+    inFlight: args.concurrency,
+    prepare: summarize(prepare),
+    unprepare: summarize(unprepare),
+    prepareCallsPerSecond: ratePerSecond(prepare.length, prepareWall),
+    unprepareCallsPerSecond: ratePerSecond(unprepare.length, unprepareWall),
+    phases: rig.phases.summaries(),
+    bytes,
+  };
+}
+
+/** NodePrepareResources with no claims: the gRPC round trip and request handling alone. */
+async function grpcBaseline(rig: PluginRig, args: BenchArgs): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < args.warmup + args.iterations; i++) {
+    const started = performance.now();
+    await rig.client.prepare([]);
+    if (i >= args.warmup) samples.push(performance.now() - started);
+  }
+  return samples;
+}
+
+// ---- report ------------------------------------------------------------------------------------
+
+interface Measurements {
+  readonly scenarios: readonly ScenarioResult[];
+  readonly grpc: Summary;
+  readonly disk: { readonly [K in keyof DiskBaselineSamples]: Summary };
+}
+
+const COLUMNS = [
+  { header: 'scenario' },
+  { header: 'n', align: 'right' },
+  { header: 'p50 ms', align: 'right' },
+  { header: 'p90 ms', align: 'right' },
+  { header: 'p99 ms', align: 'right' },
+  { header: 'max ms', align: 'right' },
+  { header: 'mean ms', align: 'right' },
+  { header: 'calls/s', align: 'right' },
+] as const;
+
+function row(name: string, s: Summary, rate: number): string[] {
+  return [
+    name,
+    String(s.n),
+    formatMs(s.p50),
+    formatMs(s.p90),
+    formatMs(s.p99),
+    formatMs(s.max),
+    formatMs(s.mean),
+    formatRate(rate),
+  ];
+}
+
+const seqRate = (s: Summary): number => ratePerSecond(s.n, s.mean * s.n);
+
+function latencyTable(m: Measurements): string {
+  const rows: string[][] = [];
+  for (const s of m.scenarios) {
+    rows.push(row(`prepare   ${s.title}`, s.prepare, s.prepareCallsPerSecond));
+    rows.push(row(`unprepare ${s.title}`, s.unprepare, s.unprepareCallsPerSecond));
+  }
+  rows.push(row('baseline  gRPC call with no claims', m.grpc, seqRate(m.grpc)));
+  rows.push(
+    row(
+      `baseline  fsync of a new ${BASELINE_FILE_BYTES} B file`,
+      m.disk.fileFsync,
+      seqRate(m.disk.fileFsync),
+    ),
+  );
+  rows.push(row('baseline  fsync of the directory', m.disk.dirFsync, seqRate(m.disk.dirFsync)));
+  rows.push(
+    row(
+      'baseline  atomic replace (tmp+fsync+rename+dir fsync)',
+      m.disk.atomicWrite,
+      seqRate(m.disk.atomicWrite),
+    ),
+  );
+  return formatTable(COLUMNS, rows);
+}
+
+function phaseTable(s: ScenarioResult): string {
+  const handler =
+    s.phases.find((p) => p.phase === PHASE.prepareHandler)?.summary.mean ?? Number.NaN;
+  const rows = s.phases.map((p) => [
+    p.phase,
+    String(p.summary.n),
+    formatMs(p.summary.p50),
+    formatMs(p.summary.p99),
+    formatMs(p.summary.mean),
+    p.phase.startsWith('prepare:') ? `${Math.round((100 * p.summary.mean) / handler)}%` : '',
+  ]);
+  return formatTable(
+    [
+      { header: `phase (${s.id}: ${s.title})` },
+      { header: 'n', align: 'right' },
+      { header: 'p50 ms', align: 'right' },
+      { header: 'p99 ms', align: 'right' },
+      { header: 'mean ms', align: 'right' },
+      { header: 'of prepare', align: 'right' },
+    ],
+    rows,
+  );
+}
+
+interface Derived {
+  readonly target: {
+    scenario: string;
+    metric: string;
+    thresholdMs: number;
+    valueMs: number;
+    met: boolean;
+  };
+  /** prepare p50 divided by the bare file fsync p50, per scenario. */
+  readonly prepareP50OverFsyncP50: Record<string, number>;
+  /** Share of the sequential prepare p50 that 3 atomic replaces (its durable writes) account for. */
+  readonly durableWriteShareOfPrepareP50: Record<string, number>;
+}
+
+function derive(m: Measurements): Derived {
+  const seq8 = m.scenarios.find((s) => s.id === TARGET.scenario);
+  const valueMs = seq8?.prepare.p99 ?? Number.NaN;
+  const ratio: Record<string, number> = {};
+  const share: Record<string, number> = {};
+  for (const s of m.scenarios) {
+    ratio[s.id] = roundForReport(s.prepare.p50 / m.disk.fileFsync.p50);
+    if (s.inFlight === 1)
+      share[s.id] = roundForReport((3 * m.disk.atomicWrite.p50) / s.prepare.p50);
+  }
+  return {
+    target: { ...TARGET, valueMs: roundForReport(valueMs), met: valueMs < TARGET.thresholdMs },
+    prepareP50OverFsyncP50: ratio,
+    durableWriteShareOfPrepareP50: share,
+  };
+}
+
+function printReport(m: Measurements, d: Derived, storage: string): void {
+  const out: string[] = [];
+  out.push(
+    '',
+    `NodePrepareResources latency, kubelet client → plugin over a unix socket; data dir on ${storage}`,
+  );
+  out.push(`Note: ${API_NOTE}`, '', latencyTable(m), '');
+  for (const s of m.scenarios) out.push(phaseTable(s), '');
+  for (const s of m.scenarios)
+    out.push(
+      `files per prepare (${s.id}): CDI spec ${s.bytes.cdiSpec} B, checkpoint ${s.bytes.checkpoint} B; 3 atomic replaces (checkpoint ×2, CDI ×1) per prepare, 1 unlink + 1 atomic replace per unprepare`,
+    );
+  for (const [id, r] of Object.entries(d.prepareP50OverFsyncP50))
+    out.push(`prepare p50 / bare fsync p50 (${id}): ${r.toFixed(1)}×`);
+  for (const [id, r] of Object.entries(d.durableWriteShareOfPrepareP50))
+    out.push(`3 × atomic-replace p50 / prepare p50 (${id}): ${Math.round(r * 100)}%`);
+  const t = d.target;
+  out.push(
+    '',
+    `p99 8-device: ${formatMs(t.valueMs)} ms (target < ${t.thresholdMs} ms): ${t.met ? 'met' : 'missed'}`,
+  );
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+function headline(m: Measurements, d: Derived): string {
+  const by = (id: string) => m.scenarios.find((s) => s.id === id);
+  const s1 = by('seq-1')?.prepare;
+  const s8 = by('seq-8')?.prepare;
+  const c = by('conc');
+  return [
+    `prepare 1 dev p50/p99 ${formatMs(s1?.p50 ?? Number.NaN)}/${formatMs(s1?.p99 ?? Number.NaN)} ms`,
+    `8 dev ${formatMs(s8?.p50 ?? Number.NaN)}/${formatMs(s8?.p99 ?? Number.NaN)} ms (target p99 < 5 ms ${d.target.met ? 'met' : 'missed'})`,
+    `${c?.inFlight ?? 0} in flight ${formatRate(c?.prepareCallsPerSecond ?? Number.NaN)} calls/s`,
+    `fsync p50 ${formatMs(m.disk.fileFsync.p50)} ms`,
+  ].join('; ');
+}
+
+// ---- main --------------------------------------------------------------------------------------
+
+function scenarioParameters(args: BenchArgs): Record<string, unknown> {
+  return {
+    benchmark: BENCHMARK,
+    nodeName: NODE_NAME,
+    profile: PROFILE,
+    iterations: args.iterations,
+    warmup: args.warmup,
+    concurrency: args.concurrency,
+    scenarios: {
+      'seq-1': { devices: [wholeGpuDeviceName(0)], inFlight: 1 },
+      'seq-8': {
+        devices: Array.from({ length: GPUS }, (_, i) => wholeGpuDeviceName(i)),
+        inFlight: 1,
+      },
+      conc: {
+        devices: `first ${args.concurrency} ${PARTITION_PROFILE} placements in publishing order`,
+        inFlight: args.concurrency,
+        rounds: Math.ceil(args.iterations / args.concurrency),
+      },
+    },
+    claimUids: 'uidOf(n), n = 1, 2, ... in run order (a fresh UID per prepare)',
+    diskBaselineFileBytes: BASELINE_FILE_BYTES,
+  };
+}
+
+async function measure(rig: PluginRig, args: BenchArgs, scratch: string): Promise<Measurements> {
+  const disk = await measureDiskBaseline(scratch, args.iterations, BASELINE_FILE_BYTES);
+  const grpc = await grpcBaseline(rig, args);
+  const factory = new ClaimFactory(rig);
+  const whole = Array.from({ length: GPUS }, (_, i) => wholeGpuDeviceName(i));
+  const seq1 = await sequential(
+    rig,
+    factory,
+    {
+      id: 'seq-1',
+      title: '1 GPU per claim, sequential',
+      request: 'gpu',
+      devices: [whole[0] ?? 'gpu-0'],
+    },
+    args,
+  );
+  const seq8 = await sequential(
+    rig,
+    factory,
+    { id: 'seq-8', title: '8 GPUs per claim, sequential', request: 'gpus', devices: whole },
+    args,
+  );
+  const conc = await concurrent(rig, factory, args);
+  return {
+    scenarios: [seq1, seq8, conc],
+    grpc: summarize(grpc),
+    disk: {
+      fileFsync: summarize(disk.fileFsync),
+      dirFsync: summarize(disk.dirFsync),
+      atomicWrite: summarize(disk.atomicWrite),
+    },
+  };
+}
+
+function roundedScenario(s: ScenarioResult) {
+  return {
+    ...s,
+    prepare: roundSummary(s.prepare),
+    unprepare: roundSummary(s.unprepare),
+    prepareCallsPerSecond: roundForReport(s.prepareCallsPerSecond),
+    unprepareCallsPerSecond: roundForReport(s.unprepareCallsPerSecond),
+    phases: s.phases.map((p) => ({ phase: p.phase, summary: roundSummary(p.summary) })),
+  };
+}
+
+async function main(): Promise<void> {
+  const args = parseBenchArgs(process.argv.slice(2), DEFAULTS);
+  if (args.help) {
+    process.stdout.write(`${usage('npm run bench:plugin --', DEFAULTS)}\n`);
+    return;
+  }
+  const startedAt = new Date();
+  const machineAtStart = machineInfo();
+  const scratch = await makeScratchDir('phalanx-bench-', args.dataDir, REPO_ROOT);
+  const fs = scratch.filesystem;
+  const storage = `${fs.fsType} (${fs.source} at ${fs.mountPoint}, ${scratch.path})`;
+  process.stdout.write(
+    `${BENCHMARK}: ${args.iterations} iterations, warm-up ${args.warmup}, ${args.concurrency} in flight; ${machineAtStart.cpuCount} × ${machineAtStart.cpuModel}, load ${machineAtStart.loadAverage.join(' ')}\n`,
+  );
+  const rig = await startPluginRig({
+    root: join(scratch.path, 'plugin'),
+    nodeName: NODE_NAME,
+    profile: PROFILE,
+  });
+  let m: Measurements;
+  try {
+    m = await measure(rig, args, scratch.path);
+  } finally {
+    await rig.close();
+    await removeScratchDir(scratch);
+  }
+  const d = derive(m);
+  printReport(m, d, storage);
+  if (!args.record) return;
+  const machine = machineInfo();
+  const result: ResultEnvelope & Record<string, unknown> = {
+    benchmark: BENCHMARK,
+    schemaVersion: 1,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    machine: { ...machine, loadAverage: machineAtStart.loadAverage },
+    loadAverageAtEnd: machine.loadAverage,
+    runtime: runtimeInfo(),
+    packages: packageVersions(REPO_ROOT, ['@grpc/grpc-js', '@grpc/proto-loader', 'protobufjs']),
+    git: gitInfo(REPO_ROOT) ?? null,
+    input: describeInput(
+      'NodePrepareResources then NodeUnprepareResources over the plugin unix socket with the fake sxm8-80g backend; claims allocated to the node pool, served from memory',
+      scenarioParameters(args),
+    ),
+    notes: [
+      API_NOTE,
+      'Latency is measured in the client around each gRPC call (kubelet view): request encode, unix socket, server handling incl. checkpoint and CDI fsyncs, response decode.',
+      'Percentiles by nearest rank; times in milliseconds.',
+    ],
+    storage: { ...fs, scratchDir: scratch.path },
+    scenarios: m.scenarios.map(roundedScenario),
+    baselines: {
+      grpcNoClaims: roundSummary(m.grpc),
+      fileFsync: roundSummary(m.disk.fileFsync),
+      dirFsync: roundSummary(m.disk.dirFsync),
+      atomicWrite: roundSummary(m.disk.atomicWrite),
+      fileBytes: BASELINE_FILE_BYTES,
+    },
+    ...d,
+  };
+  const host = shortHostName(machine.hostname);
+  const path = writeResult(args.out, result, host, headline(m, d));
+  process.stdout.write(`recorded ${path}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${BENCHMARK}: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});
