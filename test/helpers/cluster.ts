@@ -36,7 +36,7 @@ export interface CriCall {
   readonly pod?: { name: string; namespace: string; uid: string };
   readonly container?: string;
   readonly cdiDevices?: string[];
-  readonly envs?: Record<string, string>;
+  readonly env?: Record<string, string>;
   readonly [key: string]: unknown;
 }
 

@@ -1,0 +1,290 @@
+/**
+ * Pods with ResourceClaimTemplates, end to end on the real control plane: the controller manager
+ * makes the claims, the real scheduler's DRA allocator picks devices from our ResourceSlices,
+ * the real kubelet calls our plugin, and the fake CRI records the CDI device IDs it was handed.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ResourceClaim } from '../../src/api/resource/v1.ts';
+import { cdiDeviceId, claimSpecFileName } from '../../src/driver/cdi.ts';
+import { connectCluster, waitFor } from '../helpers/cluster.ts';
+
+const c = connectCluster();
+const NS = 'dra-pods';
+const POD_IMAGE = 'registry.phalanx.test/pause:1';
+
+interface Container {
+  name: string;
+  claims: string[];
+}
+
+function template(
+  name: string,
+  request: Record<string, unknown>,
+  constraints: unknown[] = [],
+): object {
+  return {
+    apiVersion: 'resource.k8s.io/v1',
+    kind: 'ResourceClaimTemplate',
+    metadata: { name, namespace: NS },
+    spec: { spec: { devices: { requests: [{ name: 'gpus', exactly: request }], constraints } } },
+  };
+}
+
+function pod(
+  name: string,
+  claims: Record<string, string>,
+  containers: Container[],
+  node?: string,
+): object {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: NS },
+    spec: {
+      terminationGracePeriodSeconds: 0,
+      automountServiceAccountToken: false,
+      ...(node === undefined ? {} : { nodeSelector: { 'kubernetes.io/hostname': node } }),
+      resourceClaims: Object.entries(claims).map(([claim, tmpl]) => ({
+        name: claim,
+        resourceClaimTemplateName: tmpl,
+      })),
+      containers: containers.map((ct) => ({
+        name: ct.name,
+        image: POD_IMAGE,
+        imagePullPolicy: 'IfNotPresent',
+        resources: { claims: ct.claims.map((claim) => ({ name: claim })) },
+      })),
+    },
+  };
+}
+
+function apply(objects: readonly object[]): void {
+  c.kubectl(
+    ['apply', '--server-side', '-f', '-'],
+    objects.map((o) => JSON.stringify(o)).join('\n'),
+  );
+}
+
+interface PodStatus {
+  spec: { nodeName?: string };
+  status: {
+    phase?: string;
+    resourceClaimStatuses?: { name: string; resourceClaimName?: string }[];
+  };
+}
+
+function getPod(name: string): PodStatus {
+  return JSON.parse(c.kubectl(['get', 'pod', '-n', NS, name, '-o', 'json'])) as PodStatus;
+}
+
+function podRunning(name: string): boolean {
+  return getPod(name).status.phase === 'Running';
+}
+
+async function claimOf(podName: string, claim: string): Promise<ResourceClaim> {
+  const status = getPod(podName).status.resourceClaimStatuses?.find((s) => s.name === claim);
+  const claimName = status?.resourceClaimName ?? '';
+  return c.kube.request<ResourceClaim>(
+    'GET',
+    `/apis/resource.k8s.io/v1/namespaces/${NS}/resourceclaims/${claimName}`,
+  );
+}
+
+function expectedCdiIds(claim: ResourceClaim): string[] {
+  return (claim.status?.allocation?.devices?.results ?? []).map((r) =>
+    cdiDeviceId(claim.metadata.uid ?? '', r.device),
+  );
+}
+
+function recordedCdi(nodeName: string, podName: string, container: string): string[] | undefined {
+  const calls = c
+    .criCalls(nodeName)
+    .filter(
+      (call) =>
+        call.call === 'CreateContainer' &&
+        call.pod?.name === podName &&
+        call.container === container,
+    );
+  return calls.at(-1)?.cdiDevices;
+}
+
+function attribute(
+  claim: ResourceClaim,
+  slices: Map<string, Record<string, { string?: string; int?: number }>>,
+  name: string,
+): unknown[] {
+  return (claim.status?.allocation?.devices?.results ?? []).map((r) => {
+    const attrs = slices.get(`${r.pool}/${r.device}`) ?? {};
+    return attrs[name]?.string ?? attrs[name]?.int;
+  });
+}
+
+async function deviceAttributes(): Promise<
+  Map<string, Record<string, { string?: string; int?: number }>>
+> {
+  const map = new Map<string, Record<string, { string?: string; int?: number }>>();
+  for (const node of c.state.nodes) {
+    for (const slice of await c.slices(node.name)) {
+      for (const device of slice.spec.devices ?? [])
+        map.set(`${slice.spec.pool.name}/${device.name}`, device.attributes ?? {});
+    }
+  }
+  return map;
+}
+
+beforeAll(() => {
+  c.kubectl(['create', 'namespace', NS]);
+  apply([
+    template('one-gpu', { deviceClassName: 'gpu.phalanx.dev', count: 1 }),
+    template('four-gpus-one-nvlink', { deviceClassName: 'gpu.phalanx.dev', count: 4 }, [
+      { requests: ['gpus'], matchAttribute: 'gpu.phalanx.dev/nvlinkDomain' },
+    ]),
+    template('small-partition', {
+      deviceClassName: 'partition.gpu.phalanx.dev',
+      count: 1,
+      selectors: [
+        { cel: { expression: 'device.attributes["gpu.phalanx.dev"].profile == "1g.10gb"' } },
+      ],
+    }),
+    template('rack-gpu3-smallest', {
+      deviceClassName: 'partition.gpu.phalanx.dev',
+      count: 1,
+      selectors: [
+        {
+          cel: {
+            expression:
+              'device.attributes["gpu.phalanx.dev"].index == 3 && device.attributes["gpu.phalanx.dev"].profile == "1g.23gb"',
+          },
+        },
+      ],
+    }),
+  ]);
+});
+
+afterAll(() => {
+  c.kubectl(['delete', 'namespace', NS, '--wait=false']);
+});
+
+describe('DRA pods through the real scheduler, kubelet and plugin', () => {
+  it('runs a pod with one whole GPU and hands the runtime its CDI device', async () => {
+    apply([pod('one-gpu', { gpu: 'one-gpu' }, [{ name: 'main', claims: ['gpu'] }])]);
+    await waitFor('pod one-gpu Running', () => podRunning('one-gpu'), 90_000, 500);
+    const node = getPod('one-gpu').spec.nodeName ?? '';
+    const claim = await claimOf('one-gpu', 'gpu');
+    const ids = expectedCdiIds(claim);
+    expect(ids).toHaveLength(1);
+    expect(recordedCdi(node, 'one-gpu', 'main')).toEqual(ids);
+    expect(
+      existsSync(join(c.node(node).cdiRoot, claimSpecFileName(claim.metadata.uid ?? ''))),
+    ).toBe(true);
+  });
+
+  it('places four GPUs of one NVLink domain (matchAttribute)', async () => {
+    apply([
+      pod('four-gpus', { gpus: 'four-gpus-one-nvlink' }, [{ name: 'main', claims: ['gpus'] }]),
+    ]);
+    await waitFor('pod four-gpus Running', () => podRunning('four-gpus'), 90_000, 500);
+    const node = getPod('four-gpus').spec.nodeName ?? '';
+    const claim = await claimOf('four-gpus', 'gpus');
+    const domains = attribute(claim, await deviceAttributes(), 'nvlinkDomain');
+    expect(domains).toHaveLength(4);
+    expect(new Set(domains).size).toBe(1);
+    expect(domains[0]).toBeTruthy();
+    expect(recordedCdi(node, 'four-gpus', 'main')?.sort()).toEqual(expectedCdiIds(claim).sort());
+  });
+
+  it('runs a pod on a MIG-like partition', async () => {
+    apply([pod('partition', { slice: 'small-partition' }, [{ name: 'main', claims: ['slice'] }])]);
+    await waitFor('pod partition Running', () => podRunning('partition'), 90_000, 500);
+    const node = getPod('partition').spec.nodeName ?? '';
+    const claim = await claimOf('partition', 'slice');
+    expect(claim.status?.allocation?.devices?.results?.[0]?.device).toMatch(/^gpu-\d+-1g-10gb-\d$/);
+    expect(recordedCdi(node, 'partition', 'main')).toEqual(expectedCdiIds(claim));
+  });
+
+  it('shares one claim between two containers', async () => {
+    apply([
+      pod('shared', { gpu: 'one-gpu' }, [
+        { name: 'trainer', claims: ['gpu'] },
+        { name: 'sidecar', claims: ['gpu'] },
+      ]),
+    ]);
+    await waitFor('pod shared Running', () => podRunning('shared'), 90_000, 500);
+    const node = getPod('shared').spec.nodeName ?? '';
+    const ids = expectedCdiIds(await claimOf('shared', 'gpu'));
+    expect(recordedCdi(node, 'shared', 'trainer')).toEqual(ids);
+    expect(recordedCdi(node, 'shared', 'sidecar')).toEqual(ids);
+  });
+
+  it('never overcommits a GPU: the eighth small partition on one GPU stays Pending', async () => {
+    const names = Array.from({ length: 8 }, (_, i) => `fill-${i}`);
+    apply(
+      names
+        .slice(0, 7)
+        .map((n) =>
+          pod(n, { slice: 'rack-gpu3-smallest' }, [{ name: 'main', claims: ['slice'] }], 'node-b'),
+        ),
+    );
+    await waitFor(
+      'seven partitions Running',
+      () => names.slice(0, 7).every(podRunning),
+      120_000,
+      1000,
+    );
+    apply([
+      pod(
+        'fill-7',
+        { slice: 'rack-gpu3-smallest' },
+        [{ name: 'main', claims: ['slice'] }],
+        'node-b',
+      ),
+    ]);
+    await waitFor(
+      'a FailedScheduling event for fill-7',
+      () =>
+        c
+          .kubectl([
+            'get',
+            'events',
+            '-n',
+            NS,
+            '--field-selector',
+            'involvedObject.name=fill-7,reason=FailedScheduling',
+            '-o',
+            'name',
+          ])
+          .trim() !== '',
+      60_000,
+      1000,
+    );
+    expect(getPod('fill-7').status.phase).toBe('Pending');
+    const message = c.kubectl([
+      'get',
+      'events',
+      '-n',
+      NS,
+      '--field-selector',
+      'involvedObject.name=fill-7,reason=FailedScheduling',
+      '-o',
+      'jsonpath={.items[*].message}',
+    ]);
+    process.stdout.write(`scheduler says: ${message}\n`);
+    expect(message).toMatch(/cannot allocate all claims|resource/i);
+  });
+
+  it('unprepares on delete: CDI specs removed, devices free for the next pod', async () => {
+    const claim = await claimOf('fill-0', 'slice');
+    const specPath = join(c.node('node-b').cdiRoot, claimSpecFileName(claim.metadata.uid ?? ''));
+    expect(existsSync(specPath)).toBe(true);
+    c.kubectl(['delete', 'pod', '-n', NS, 'fill-0', '--wait=true', '--timeout=60s']);
+    await waitFor('CDI spec of fill-0 removed', () => !existsSync(specPath), 60_000, 500);
+    await waitFor(
+      'pending fill-7 takes the freed partition',
+      () => podRunning('fill-7'),
+      120_000,
+      1000,
+    );
+  });
+});
