@@ -5,35 +5,71 @@
  */
 import { type Summary, summarize } from './stats.ts';
 
+interface Interval {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Total length covered by a set of intervals, overlaps counted once. */
+export function coveredLength(intervals: readonly Interval[]): number {
+  const sorted = [...intervals].sort((a, b) => a.start - b.start);
+  let total = 0;
+  let runStart = Number.NEGATIVE_INFINITY;
+  let runEnd = Number.NEGATIVE_INFINITY;
+  for (const { start, end } of sorted) {
+    if (start > runEnd) {
+      if (runEnd > runStart) total += runEnd - runStart;
+      runStart = start;
+      runEnd = end;
+    } else if (end > runEnd) runEnd = end;
+  }
+  if (runEnd > runStart) total += runEnd - runStart;
+  return total;
+}
+
 export class PhaseTimer {
-  readonly #samples = new Map<string, number[]>();
+  readonly #intervals = new Map<string, Interval[]>();
 
   /** Runs `fn` and records how long it took under `phase`, whether it resolves or rejects. */
   async time<T>(phase: string, fn: () => Promise<T>): Promise<T> {
-    const started = performance.now();
+    const start = performance.now();
     try {
       return await fn();
     } finally {
-      this.record(phase, performance.now() - started);
+      this.recordInterval(phase, start, performance.now());
     }
   }
 
+  recordInterval(phase: string, start: number, end: number): void {
+    const list = this.#intervals.get(phase);
+    if (list === undefined) this.#intervals.set(phase, [{ start, end }]);
+    else list.push({ start, end });
+  }
+
+  /** Records a duration that ends now. */
   record(phase: string, ms: number): void {
-    const list = this.#samples.get(phase);
-    if (list === undefined) this.#samples.set(phase, [ms]);
-    else list.push(ms);
+    const end = performance.now();
+    this.recordInterval(phase, end - ms, end);
   }
 
   /** Forgets everything recorded so far (call after a warm-up). */
   reset(): void {
-    this.#samples.clear();
+    this.#intervals.clear();
   }
 
   /** Phases in first-recorded order with their summaries. */
   summaries(): { phase: string; summary: Summary }[] {
-    return [...this.#samples.entries()].map(([phase, samples]) => ({
+    return [...this.#intervals.entries()].map(([phase, list]) => ({
       phase,
-      summary: summarize(samples),
+      summary: summarize(list.map((i) => i.end - i.start)),
     }));
+  }
+
+  /**
+   * Wall time during which at least one of `phases` was running. For steps that may run side by
+   * side (two writes in parallel) this counts the overlap once, unlike a sum of durations.
+   */
+  coveredMs(phases: readonly string[]): number {
+    return coveredLength(phases.flatMap((p) => this.#intervals.get(p) ?? []));
   }
 }

@@ -35,6 +35,13 @@ export const PHASE = {
   checkpointRemove: 'unprepare: checkpoint entry remove',
 } as const;
 
+/** The prepare steps that write to disk durably (each is temp + fsync + rename + dir fsync). */
+export const DURABLE_PREPARE_PHASES: readonly string[] = [
+  PHASE.checkpointStarted,
+  PHASE.cdiWrite,
+  PHASE.checkpointCompleted,
+];
+
 /** ResourceClaims held in memory, as the API server would return them (a deep copy per GET). */
 export class MemoryClaimGetter implements ClaimGetter {
   readonly #claims = new Map<string, ResourceClaim>();

@@ -464,16 +464,19 @@ export class DeviceState implements DraHandler {
       throw new PrepareError(detail, { cause: err });
     }
     const sharingOf = new Map(request.devices.map((d) => [d.deviceName, d.sharing]));
-    await this.#cdi.writeClaimSpec({
-      claimUid: uid,
-      namespace: record.namespace,
-      name: record.name,
-      devices: prepared.map((p) => ({
-        prepared: p,
-        sharing: sharingOf.get(p.deviceName) ?? { strategy: 'Exclusive' },
-      })),
-    });
-    await this.#checkpoint.setCompleted(uid, record);
+    const written = await Promise.allSettled([
+      this.#cdi.writeClaimSpec({
+        claimUid: uid,
+        namespace: record.namespace,
+        name: record.name,
+        devices: prepared.map((p) => ({
+          prepared: p,
+          sharing: sharingOf.get(p.deviceName) ?? { strategy: 'Exclusive' },
+        })),
+      }),
+      this.#checkpoint.setCompleted(uid, record),
+    ]);
+    for (const w of written) if (w.status === 'rejected') throw w.reason;
   }
 
   /** Best-effort undo of a failed prepare; failures are logged, never thrown. */

@@ -17,12 +17,26 @@ export const DEFAULT_STATE_DIR = '/tmp/phalanx-cluster';
 
 export interface NodeSpec {
   readonly name: string;
-  /** Fake GPU backend for the node's plugin, compact flag form. */
-  readonly fakeGpus: string;
+  /** Fake GPU backend of the node's plugin; written to the config file the plugin watches. */
+  readonly fakeGpus: FakeGpusFile;
   readonly labels?: Readonly<Record<string, string>>;
 }
 
+export interface FakeGpusFile {
+  readonly profile: string;
+  readonly rackDomain?: string;
+  readonly faults?: readonly {
+    gpu: number;
+    kind: string;
+    message?: string;
+    delayMs?: number;
+    count?: number;
+  }[];
+}
+
 export interface NodeState extends NodeSpec {
+  /** The fake GPU config file; rewrite it (writeFakeGpus) to inject faults into the running plugin. */
+  readonly fakeGpusConfig: string;
   readonly kubeletRoot: string;
   readonly cdiRoot: string;
   readonly criSocket: string;
@@ -55,17 +69,17 @@ export const CLUSTER_MANIFESTS = [
 export const DEFAULT_NODES: readonly NodeSpec[] = [
   {
     name: 'node-a',
-    fakeGpus: 'profile=sxm8-80g',
+    fakeGpus: { profile: 'sxm8-80g' },
     labels: { 'topology.kubernetes.io/zone': 'zone-1' },
   },
   {
     name: 'node-b',
-    fakeGpus: 'profile=nvl4-rack,rackDomain=rack-1',
+    fakeGpus: { profile: 'nvl4-rack', rackDomain: 'rack-1' },
     labels: { 'topology.kubernetes.io/zone': 'zone-1' },
   },
   {
     name: 'node-c',
-    fakeGpus: 'profile=pcie4-48g',
+    fakeGpus: { profile: 'pcie4-48g' },
     labels: { 'topology.kubernetes.io/zone': 'zone-2' },
   },
 ];
@@ -440,6 +454,8 @@ export class LocalCluster {
       120_000,
       1000,
     );
+    const fakeGpusConfig = join(dir, 'fake-gpus.json');
+    writeFileSync(fakeGpusConfig, `${JSON.stringify(node.fakeGpus, null, 2)}\n`);
     const pluginKubeconfig = join(dir, 'plugin.kubeconfig');
     writeKubeconfig(pluginKubeconfig, this.#server, this.pki.caCert, {
       token: this.pluginToken(node.name),
@@ -454,6 +470,7 @@ export class LocalCluster {
       pluginMetricsPort: await freePort(),
       pluginHealthPort: await freePort(),
       pluginKubeconfig,
+      fakeGpusConfig,
     };
   }
 
@@ -495,8 +512,11 @@ export class LocalCluster {
 
   /** Starts (or restarts) the Phalanx kubelet plugin of a node and waits until it registered. */
   async startPlugin(node: NodeState, extraArgs: readonly string[] = []): Promise<void> {
-    const registered = (): boolean =>
-      this.supervisor.tail(`kubelet-${node.name}`, 400).includes('gpu.phalanx.dev');
+    // The new process reports the kubelet's NotifyRegistrationStatus on its own metrics endpoint.
+    const registered = async (): Promise<boolean> => {
+      const res = await fetch(`http://127.0.0.1:${node.pluginMetricsPort}/metrics`);
+      return /^phalanx_driver_kubelet_registered 1$/m.test(await res.text());
+    };
     this.supervisor.start({
       name: `plugin-${node.name}`,
       command: join(REPO_ROOT, 'node_modules', '.bin', 'node'),
@@ -507,7 +527,7 @@ export class LocalCluster {
         `--kubelet-root=${node.kubeletRoot}`,
         `--cdi-root=${node.cdiRoot}`,
         `--kubeconfig=${node.pluginKubeconfig}`,
-        `--fake-gpus=${node.fakeGpus}`,
+        `--fake-gpus-config=${node.fakeGpusConfig}`,
         `--metrics-address=127.0.0.1:${node.pluginMetricsPort}`,
         `--healthcheck-address=127.0.0.1:${node.pluginHealthPort}`,
         '--v=4',

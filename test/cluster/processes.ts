@@ -86,6 +86,19 @@ export class Supervisor {
     this.#children.delete(name);
   }
 
+  /** Stops the recorded process (signal, then SIGKILL after the grace) and starts it again the same way. */
+  async restart(
+    name: string,
+    signal: NodeJS.Signals = 'SIGTERM',
+    graceMs = 10_000,
+  ): Promise<ProcessRecord> {
+    const record = this.records().find((r) => r.name === name);
+    if (record === undefined) throw new Error(`no recorded process named ${name}`);
+    await this.stop(name, signal, graceMs);
+    const [command, ...args] = record.command;
+    return this.start({ name, command: command ?? '', args });
+  }
+
   /** Stops every recorded process, in reverse start order. */
   async stopAll(graceMs = 10_000): Promise<void> {
     for (const record of [...this.records()].reverse())

@@ -27,7 +27,7 @@ describe('kubelet registration and ResourceSlices on a real cluster', () => {
     },
   );
 
-  it.each(c.state.nodes.map((n) => [n.name, n.fakeGpus] as const))(
+  it.each(c.state.nodes.map((n) => [n.name, n.fakeGpus.profile] as const))(
     'the API server accepted the slices of %s (%s) within every limit',
     async (name) => {
       await waitFor(`slices of ${name}`, async () => (await c.slices(name)).length > 0, 30_000);
