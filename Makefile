@@ -4,7 +4,10 @@
 SHELL := /bin/bash
 NPM ?= npm
 
-.PHONY: all deps demo test test-unit check lint format typecheck bench-plugin clean help
+include hack/kube-bins.mk
+
+.PHONY: all deps demo test test-unit test-integration check lint format typecheck bench-plugin \
+	cluster-up cluster-down cluster-logs clean help
 
 all: check test
 
@@ -12,6 +15,9 @@ help:
 	@echo "make demo          run the fake-GPU demo of the kubelet plugin (no cluster needed)"
 	@echo "make test          install dependencies, type-check, lint, run every test"
 	@echo "make bench-plugin  NodePrepareResources latency benchmark"
+	@echo "make kube-bins     build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kubectl, fakecri"
+	@echo "make cluster-up    start the local real cluster (3 kubelets on a fake CRI, a plugin per node)"
+	@echo "make cluster-down  stop it and remove its state"
 
 # Reinstall when the lockfile changed since the last install.
 node_modules/.package-lock.json: package-lock.json
@@ -36,7 +42,7 @@ lint: deps
 format: deps
 	$(NPM) run --silent format
 
-test: check
+test: check kube-bins
 	$(NPM) run --silent test
 
 test-unit: deps
@@ -47,3 +53,16 @@ bench-plugin: deps
 
 clean:
 	rm -rf node_modules .cache dist coverage
+
+cluster-up: deps kube-bins
+	node_modules/.bin/node test/cluster/cli.ts up
+
+cluster-down: deps
+	node_modules/.bin/node test/cluster/cli.ts down
+
+cluster-logs: deps
+	node_modules/.bin/node test/cluster/cli.ts logs
+
+# Unit tests need nothing; integration tests bring the local real cluster up themselves.
+test-integration: deps kube-bins
+	$(NPM) run --silent test:integration

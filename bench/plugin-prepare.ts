@@ -148,6 +148,8 @@ interface ScenarioResult {
   readonly durableMsPerPrepare: number;
   /** That time as a share of the prepare time (sequential) or of the burst wall time (conc). */
   readonly durableShare: number;
+  /** Checkpoint file writes per prepare+unprepare cycle (3 unbatched; group commit lowers it). */
+  readonly checkpointWritesPerCycle: number;
   /** Bytes of one claim's CDI spec and of the checkpoint while that claim is prepared. */
   readonly bytes: { readonly cdiSpec: number; readonly checkpoint: number };
 }
@@ -174,8 +176,12 @@ async function sequential(
   const bytes = await fileSizes(rig, factory, spec.devices);
   const prepare: number[] = [];
   const unprepare: number[] = [];
+  let writesBefore = rig.checkpoint.writeCount;
   for (let i = 0; i < args.warmup + args.iterations; i++) {
-    if (i === args.warmup) rig.phases.reset();
+    if (i === args.warmup) {
+      rig.phases.reset();
+      writesBefore = rig.checkpoint.writeCount;
+    }
     const ref = factory.make(spec.request, spec.devices);
     const p = await prepareOne(rig, ref, spec.devices.length);
     const u = await unprepareOne(rig, ref);
@@ -193,9 +199,10 @@ async function sequential(
     unprepare: summarize(unprepare),
     prepareCallsPerSecond: ratePerSecond(prepare.length, sum(prepare)),
     unprepareCallsPerSecond: ratePerSecond(unprepare.length, sum(unprepare)),
-    phases: rig.phases.summaries(),
+    phases: orderedPhases(rig),
     durableMsPerPrepare: rig.phases.coveredMs(DURABLE_PREPARE_PHASES) / prepare.length,
     durableShare: rig.phases.coveredMs(DURABLE_PREPARE_PHASES) / sum(prepare),
+    checkpointWritesPerCycle: (rig.checkpoint.writeCount - writesBefore) / prepare.length,
     bytes,
   };
 }
@@ -229,14 +236,15 @@ async function round(rig: PluginRig, factory: ClaimFactory, slots: readonly stri
 async function concurrent(
   rig: PluginRig,
   factory: ClaimFactory,
+  slots: readonly string[],
   args: BenchArgs,
 ): Promise<ScenarioResult> {
-  const slots = partitionDevices(rig, args.concurrency);
   const bytes = await fileSizes(rig, factory, [slots[0] ?? '']);
   const warmupRounds = Math.ceil(args.warmup / args.concurrency);
   const rounds = Math.ceil(args.iterations / args.concurrency);
   for (let i = 0; i < warmupRounds; i++) await round(rig, factory, slots);
   rig.phases.reset();
+  const writesBefore = rig.checkpoint.writeCount;
   const prepare: number[] = [];
   const unprepare: number[] = [];
   let prepareWall = 0;
@@ -257,11 +265,23 @@ async function concurrent(
     unprepare: summarize(unprepare),
     prepareCallsPerSecond: ratePerSecond(prepare.length, prepareWall),
     unprepareCallsPerSecond: ratePerSecond(unprepare.length, unprepareWall),
-    phases: rig.phases.summaries(),
+    phases: orderedPhases(rig),
     durableMsPerPrepare: rig.phases.coveredMs(DURABLE_PREPARE_PHASES) / prepare.length,
     durableShare: rig.phases.coveredMs(DURABLE_PREPARE_PHASES) / prepareWall,
+    checkpointWritesPerCycle: (rig.checkpoint.writeCount - writesBefore) / prepare.length,
     bytes,
   };
+}
+
+const PHASE_ORDER: readonly string[] = Object.values(PHASE);
+
+/** The rig's phases in pipeline order (they are recorded in completion order). */
+function orderedPhases(rig: PluginRig): PhaseRow[] {
+  const rank = (phase: string): number => {
+    const i = PHASE_ORDER.indexOf(phase);
+    return i < 0 ? PHASE_ORDER.length : i;
+  };
+  return rig.phases.summaries().sort((a, b) => rank(a.phase) - rank(b.phase));
 }
 
 /** NodePrepareResources with no claims: the gRPC round trip and request handling alone. */
@@ -394,7 +414,7 @@ function printReport(m: Measurements, d: Derived, storage: string): void {
   for (const s of m.scenarios) out.push(phaseTable(s), '');
   for (const s of m.scenarios)
     out.push(
-      `${s.id}: CDI spec ${s.bytes.cdiSpec} B, checkpoint ${s.bytes.checkpoint} B; durable writes (checkpoint + CDI, overlap counted once) ${formatMs(s.durableMsPerPrepare)} ms per prepare = ${Math.round(s.durableShare * 100)}% of ${s.inFlight === 1 ? 'prepare time' : 'burst wall time'}`,
+      `${s.id}: CDI spec ${s.bytes.cdiSpec} B, checkpoint ${s.bytes.checkpoint} B; durable writes (checkpoint + CDI, overlap counted once) ${formatMs(s.durableMsPerPrepare)} ms per prepare = ${Math.round(s.durableShare * 100)}% of ${s.inFlight === 1 ? 'prepare time' : 'burst wall time'}; ${s.checkpointWritesPerCycle.toFixed(2)} checkpoint writes per prepare+unprepare`,
     );
   for (const [id, r] of Object.entries(d.prepareP50OverFsyncP50))
     out.push(`prepare p50 / bare fsync p50 (${id}): ${r.toFixed(1)}×`);
@@ -448,6 +468,7 @@ function scenarioParameters(args: BenchArgs): Record<string, unknown> {
 }
 
 async function measure(rig: PluginRig, args: BenchArgs, scratch: string): Promise<Measurements> {
+  const slots = partitionDevices(rig, args.concurrency); // fails fast on a too-large --concurrency
   const disk = await measureDiskBaseline(scratch, args.iterations, BASELINE_FILE_BYTES);
   const grpc = await grpcBaseline(rig, args);
   const factory = new ClaimFactory(rig);
@@ -469,7 +490,7 @@ async function measure(rig: PluginRig, args: BenchArgs, scratch: string): Promis
     { id: 'seq-8', title: '8 GPUs per claim, sequential', request: 'gpus', devices: whole },
     args,
   );
-  const conc = await concurrent(rig, factory, args);
+  const conc = await concurrent(rig, factory, slots, args);
   return {
     scenarios: [seq1, seq8, conc],
     grpc: summarize(grpc),
@@ -490,6 +511,7 @@ function roundedScenario(s: ScenarioResult) {
     unprepareCallsPerSecond: roundForReport(s.unprepareCallsPerSecond),
     durableMsPerPrepare: roundForReport(s.durableMsPerPrepare),
     durableShare: roundForReport(s.durableShare),
+    checkpointWritesPerCycle: roundForReport(s.checkpointWritesPerCycle),
     phases: s.phases.map((p) => ({ phase: p.phase, summary: roundSummary(p.summary) })),
   };
 }
@@ -543,7 +565,7 @@ async function main(): Promise<void> {
       'Latency is measured in the client around each gRPC call (kubelet view): request encode, unix socket, server handling incl. checkpoint and CDI fsyncs, response decode.',
       'Percentiles by nearest rank; times in milliseconds.',
     ],
-    storage: { ...fs, scratchDir: scratch.path },
+    storage: fs,
     scenarios: m.scenarios.map(roundedScenario),
     baselines: {
       grpcNoClaims: roundSummary(m.grpc),

@@ -158,7 +158,8 @@ echo "kube-bins: modules ready in $(($(date +%s) - t0))s"
 # Version stamping as Kubernetes release builds do it. The module proxy does
 # not carry the git commit; the build date is the release's publication time,
 # so rebuilds of one version are byte-identical.
-build_date=$(cd "$k8s_mod" && go list -m -f '{{with .Time}}{{.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}' k8s.io/kubernetes)
+build_date=$(cd "$k8s_mod" && go list -m -f '{{with .Time}}{{.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}' k8s.io/kubernetes) ||
+	die "cannot read the release time of k8s.io/kubernetes (go list -m in $k8s_mod)"
 [[ -n $build_date ]] || build_date=1970-01-01T00:00:00Z
 ldflags="-s -w"
 for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do

@@ -23,16 +23,16 @@ import { silentLogger } from '../../src/observability/logger.ts';
 import { DriverMetrics } from '../../src/observability/metrics.ts';
 import { PhaseTimer } from './phases.ts';
 
-/** Phase names recorded by the rig. */
+/** Phase names recorded by the rig, in pipeline order (each handler total after its steps). */
 export const PHASE = {
-  prepareHandler: 'prepare: handler total (server side)',
   claimGet: 'prepare: claim GET (in-memory)',
   checkpointStarted: 'prepare: checkpoint PrepareStarted write',
   cdiWrite: 'prepare: CDI spec write',
   checkpointCompleted: 'prepare: checkpoint PrepareCompleted write',
-  unprepareHandler: 'unprepare: handler total (server side)',
+  prepareHandler: 'prepare: handler total (server side)',
   cdiRemove: 'unprepare: CDI spec remove',
   checkpointRemove: 'unprepare: checkpoint entry remove',
+  unprepareHandler: 'unprepare: handler total (server side)',
 } as const;
 
 /** The prepare steps that write to disk durably (each is temp + fsync + rename + dir fsync). */

@@ -2,8 +2,8 @@
  * The plugin's crash-safe record of prepared claims: `<dataDir>/checkpoint.json`.
  *
  * Two phases per claim: `PrepareStarted` is written before the backend is touched and
- * `PrepareCompleted` after the backend and the CDI spec are done, so a crash in between is seen
- * at the next start and rolled back. The file carries a SHA-256 checksum over a canonical
+ * `PrepareCompleted` once the backend is done (written alongside the CDI spec; the plugin replies
+ * only when both are durable), so a crash in between is seen at the next start and rolled back. The file carries a SHA-256 checksum over a canonical
  * serialisation of everything else and the node's boot ID: a file that fails to parse, has an
  * unknown apiVersion or a wrong checksum is never trusted (moved aside as
  * `checkpoint.json.corrupt-<timestamp>`), and a different boot ID means the node rebooted, so no

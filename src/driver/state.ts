@@ -4,8 +4,11 @@
  * prepare, per claim and in parallel across claims:
  *   fetch the ResourceClaim (before any lock) → check UID, allocation, driver, pool and opaque
  *   config → take the claim's own lock → checkpoint `PrepareStarted` → backend.prepare → write the
- *   CDI spec → checkpoint `PrepareCompleted` → reply. Any failure rolls the claim back (backend,
- *   CDI spec, checkpoint entry) and becomes that claim's error string; other claims are unaffected.
+ *   CDI spec and checkpoint `PrepareCompleted` side by side → reply once BOTH are durable. (A crash
+ *   between the two leaves either a spec beside a `PrepareStarted` entry, rolled back at startup,
+ *   or a `PrepareCompleted` entry without a spec, whose spec startup rewrites; the kubelet got no
+ *   reply in either case and retries.) Any failure rolls the claim back (backend, CDI spec,
+ *   checkpoint entry) and becomes that claim's error string; other claims are unaffected.
  *   Each claim is bounded by `prepareTimeoutMs` (below the kubelet's 45 s call timeout) and by the
  *   call's AbortSignal.
  * unprepare, per claim under its lock: backend.unprepare → remove CDI spec → drop checkpoint entry.
@@ -447,7 +450,11 @@ export class DeviceState implements DraHandler {
     return toPrepared(devices);
   }
 
-  /** backend.prepare → CDI spec → checkpoint PrepareCompleted. */
+  /**
+   * backend.prepare → CDI spec and checkpoint PrepareCompleted, written concurrently (each is
+   * temp + fsync + rename + dir fsync; running them side by side takes one durable write off the
+   * latency of every prepare). Resolves when both are durable; the first failure is thrown.
+   */
   async #materialize(
     uid: string,
     record: { namespace: string; name: string; devices: CheckpointDevice[] },

@@ -147,6 +147,12 @@ function httpsGet(
   });
 }
 
+/** The run that started the cluster (written by `ensureCluster`), if any. */
+export function clusterOwner(stateDir: string): string | undefined {
+  const file = join(stateDir, 'owner');
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
+}
+
 export function loadClusterState(
   stateDir = process.env.PHALANX_CLUSTER_DIR ?? DEFAULT_STATE_DIR,
 ): ClusterState {

@@ -3,12 +3,16 @@
  * the supervisor that owns the processes, and small polling helpers.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { inject } from 'vitest';
 import type { ResourceSlice } from '../../src/api/resource/v1.ts';
 import { KubeClient } from '../../src/kube/rest.ts';
 import {
   type ClusterState,
+  DEFAULT_STATE_DIR,
+  destroyCluster,
   LocalCluster,
   loadClusterState,
   type NodeState,
@@ -38,6 +42,49 @@ export interface CriCall {
   readonly cdiDevices?: string[];
   readonly env?: Record<string, string>;
   readonly [key: string]: unknown;
+}
+
+function clusterAlive(stateDir: string): boolean {
+  if (!existsSync(join(stateDir, 'cluster.json'))) return false;
+  const supervisor = new Supervisor(stateDir);
+  return ['etcd', 'kube-apiserver'].every((name) => supervisor.alive(name));
+}
+
+/**
+ * The local real cluster for this test run: reused when one is running, otherwise started now
+ * (once per run; concurrent callers wait on a lock directory) and owned by this run.
+ */
+export async function ensureCluster(): Promise<TestCluster> {
+  const stateDir = process.env.PHALANX_CLUSTER_DIR ?? DEFAULT_STATE_DIR;
+  const lock = `${stateDir}.lock`;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      await sleep(500);
+    }
+  }
+  try {
+    if (!clusterAlive(stateDir)) {
+      await destroyCluster(stateDir);
+      const cluster = new LocalCluster({ stateDir });
+      try {
+        await cluster.up();
+      } catch (error) {
+        const supervisor = new Supervisor(stateDir);
+        for (const record of supervisor.records()) {
+          process.stderr.write(`==== ${record.name}\n${supervisor.tail(record.name, 30)}\n`);
+        }
+        await destroyCluster(stateDir);
+        throw error;
+      }
+      writeFileSync(join(stateDir, 'owner'), inject('phalanxRunId'));
+    }
+  } finally {
+    rmdirSync(lock);
+  }
+  return connectCluster();
 }
 
 export function connectCluster(): TestCluster {

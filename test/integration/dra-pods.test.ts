@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ResourceClaim } from '../../src/api/resource/v1.ts';
 import { cdiDeviceId, claimSpecFileName } from '../../src/driver/cdi.ts';
-import { connectCluster, waitFor } from '../helpers/cluster.ts';
+import { ensureCluster, waitFor } from '../helpers/cluster.ts';
 
-const c = connectCluster();
+const c = await ensureCluster();
 const NS = 'dra-pods';
 const POD_IMAGE = 'registry.phalanx.test/pause:1';
 

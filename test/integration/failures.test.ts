@@ -6,9 +6,9 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claimUidFromFileName } from '../../src/driver/cdi.ts';
-import { connectCluster, metricValue, waitFor } from '../helpers/cluster.ts';
+import { ensureCluster, metricValue, waitFor } from '../helpers/cluster.ts';
 
-const c = connectCluster();
+const c = await ensureCluster();
 const NS = 'failures';
 
 function partitionPod(name: string, node: string): object {

@@ -1,37 +1,27 @@
 /**
- * Brings the local real cluster up once for the integration project and tears it down after.
- * With PHALANX_REUSE_CLUSTER=1 an already running cluster (`make cluster-up`) is used and left
- * running.
+ * The integration project's run identity. The cluster itself is started lazily by the first
+ * integration test file that needs it (test/helpers/cluster.ts `ensureCluster`), so a run that
+ * selects only unit tests never touches it; teardown stops it only when this run started it.
+ * PHALANX_KEEP_CLUSTER=1 leaves it running for inspection.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { DEFAULT_STATE_DIR, destroyCluster, LocalCluster } from '../cluster/cluster.ts';
-import { Supervisor } from '../cluster/processes.ts';
+import { randomUUID } from 'node:crypto';
+import type { TestProject } from 'vitest/node';
+import { clusterOwner, DEFAULT_STATE_DIR, destroyCluster } from '../cluster/cluster.ts';
 
-const stateDir = process.env.PHALANX_CLUSTER_DIR ?? DEFAULT_STATE_DIR;
-const reuse = process.env.PHALANX_REUSE_CLUSTER === '1';
-
-export async function setup(): Promise<void> {
-  if (reuse && existsSync(join(stateDir, 'cluster.json'))) return;
-  await destroyCluster(stateDir);
-  const cluster = new LocalCluster({ stateDir });
-  try {
-    const state = await cluster.up();
-    process.stdout.write(
-      `integration: cluster ${state.version} up with ${state.nodes.length} nodes\n`,
-    );
-  } catch (error) {
-    const supervisor = new Supervisor(stateDir);
-    for (const record of supervisor.records()) {
-      process.stderr.write(`==== ${record.name}\n${supervisor.tail(record.name, 30)}\n`);
-    }
-    await destroyCluster(stateDir);
-    throw error;
+declare module 'vitest' {
+  export interface ProvidedContext {
+    phalanxRunId: string;
   }
 }
 
+const runId = randomUUID();
+
+export function setup(project: TestProject): void {
+  project.provide('phalanxRunId', runId);
+}
+
 export async function teardown(): Promise<void> {
-  if (reuse) return;
+  const stateDir = process.env.PHALANX_CLUSTER_DIR ?? DEFAULT_STATE_DIR;
   if (process.env.PHALANX_KEEP_CLUSTER === '1') return;
-  await destroyCluster(stateDir);
+  if (clusterOwner(stateDir) === runId) await destroyCluster(stateDir);
 }

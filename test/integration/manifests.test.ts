@@ -9,9 +9,9 @@ import { describe, expect, it } from 'vitest';
 import type { ResourceSlice } from '../../src/api/resource/v1.ts';
 import { KubeApiError, KubeClient } from '../../src/kube/rest.ts';
 import { REPO_ROOT } from '../cluster/cluster.ts';
-import { connectCluster } from '../helpers/cluster.ts';
+import { ensureCluster } from '../helpers/cluster.ts';
 
-const c = connectCluster();
+const c = await ensureCluster();
 const SA = 'system:serviceaccount:phalanx-system:phalanx-kubelet-plugin';
 
 function slice(name: string, nodeName: string, driver = 'gpu.phalanx.dev'): ResourceSlice {

@@ -4,9 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { validateSlices } from '../../src/driver/slices.ts';
-import { connectCluster, metricValue, waitFor } from '../helpers/cluster.ts';
+import { ensureCluster, metricValue, waitFor } from '../helpers/cluster.ts';
 
-const c = connectCluster();
+const c = await ensureCluster();
 
 describe('kubelet registration and ResourceSlices on a real cluster', () => {
   it.each(c.state.nodes.map((n) => n.name))(

@@ -64,6 +64,9 @@ func run(listen, recordPath, cgroupDriver string) error {
 	// a server of ours that carries the recording interceptor.
 	rt := fake.NewFakeRemoteRuntime()
 	rt.RuntimeService.FakeLinuxConfiguration = &kubeapi.LinuxRuntimeConfiguration{CgroupDriver: driver}
+	// The kubelet rejects images whose size is 0 ("Id or size of image is not set"); every
+	// pulled fake image gets a plausible size.
+	rt.ImageService.SetFakeImageSize(4 << 20)
 	rt.RuntimeService.FakeStatus = &kubeapi.RuntimeStatus{
 		Conditions: []*kubeapi.RuntimeCondition{
 			{Type: kubeapi.RuntimeReady, Status: true},
