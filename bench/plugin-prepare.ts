@@ -40,7 +40,14 @@ import {
   shortHostName,
 } from './lib/machine.ts';
 import { DURABLE_PREPARE_PHASES, PHASE, type PluginRig, startPluginRig } from './lib/plugin-rig.ts';
-import { describeInput, type ResultEnvelope, writeResult } from './lib/record.ts';
+import {
+  describeInput,
+  formatWithBiome,
+  pathsInside,
+  RESULT_SCHEMA_VERSION,
+  type ResultEnvelope,
+  writeResult,
+} from './lib/record.ts';
 import {
   ratePerSecond,
   roundForReport,
@@ -530,16 +537,19 @@ async function main(): Promise<void> {
   process.stdout.write(
     `${BENCHMARK}: ${args.iterations} iterations, warm-up ${args.warmup}, ${args.concurrency} in flight; ${machineAtStart.cpuCount} × ${machineAtStart.cpuModel}, load ${machineAtStart.loadAverage.join(' ')}\n`,
   );
-  const rig = await startPluginRig({
-    root: join(scratch.path, 'plugin'),
-    nodeName: NODE_NAME,
-    profile: PROFILE,
-  });
   let m: Measurements;
   try {
-    m = await measure(rig, args, scratch.path);
+    const rig = await startPluginRig({
+      root: join(scratch.path, 'plugin'),
+      nodeName: NODE_NAME,
+      profile: PROFILE,
+    });
+    try {
+      m = await measure(rig, args, scratch.path);
+    } finally {
+      await rig.close();
+    }
   } finally {
-    await rig.close();
     await removeScratchDir(scratch);
   }
   const d = derive(m);
@@ -548,7 +558,7 @@ async function main(): Promise<void> {
   const machine = machineInfo();
   const result: ResultEnvelope & Record<string, unknown> = {
     benchmark: BENCHMARK,
-    schemaVersion: 1,
+    schemaVersion: RESULT_SCHEMA_VERSION,
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     machine: { ...machine, loadAverage: machineAtStart.loadAverage },
@@ -577,8 +587,13 @@ async function main(): Promise<void> {
     ...d,
   };
   const host = shortHostName(machine.hostname);
-  const path = writeResult(args.out, result, host, headline(m, d));
-  process.stdout.write(`recorded ${path}\n`);
+  let formatted = true;
+  const path = writeResult(args.out, result, host, headline(m, d), (paths) => {
+    formatted = formatWithBiome(REPO_ROOT, paths) || pathsInside(REPO_ROOT, paths).length === 0;
+  });
+  process.stdout.write(
+    `recorded ${path}${formatted ? '' : ' (not formatted: run npm run format)'}\n`,
+  );
 }
 
 main().catch((err: unknown) => {

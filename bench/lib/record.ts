@@ -6,9 +6,10 @@
  * runtime and package versions, from which commit, and the input with a sha256 over its
  * canonical JSON, so two results can be compared only when their inputs match.
  */
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { GitInfo, MachineInfo, RuntimeInfo } from './machine.ts';
 
 export const RESULT_SCHEMA_VERSION = 1;
@@ -103,15 +104,43 @@ export function indexRow(
   return `| ${cells.join(' | ')} |\n`;
 }
 
+/** The paths that lie inside `root`, relative to it (the formatter only handles those). */
+export function pathsInside(root: string, paths: readonly string[]): string[] {
+  return paths
+    .map((p) => relative(resolve(root), resolve(p)))
+    .filter((r) => r !== '' && !r.startsWith('..') && !isAbsolute(r));
+}
+
+/**
+ * Formats result files inside the repository with its own Biome, so recorded JSON and the index
+ * table pass `npm run lint`. Files outside `root` are left alone. Returns false when nothing was
+ * formatted because Biome is missing or failed (the files are still valid JSON / markdown).
+ */
+export function formatWithBiome(root: string, paths: readonly string[]): boolean {
+  const inside = pathsInside(root, paths);
+  if (inside.length === 0) return false;
+  try {
+    execFileSync(join(root, 'node_modules', '.bin', 'biome'), ['format', '--write', ...inside], {
+      cwd: root,
+      stdio: 'ignore',
+    });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Writes `result` as pretty JSON to a new file in `dir` (never overwriting an earlier run) and
- * appends its row to the index. Returns the path written.
+ * appends its row to the index, then hands both paths to `format` (e.g. {@link formatWithBiome}).
+ * Returns the path of the result file.
  */
 export function writeResult(
   dir: string,
   result: ResultEnvelope,
   host: string,
   headline: string,
+  format: (paths: string[]) => unknown = () => undefined,
 ): string {
   mkdirSync(dir, { recursive: true });
   const started = new Date(result.startedAt);
@@ -123,5 +152,6 @@ export function writeResult(
   const index = join(dir, INDEX_FILE);
   if (!existsSync(index)) writeFileSync(index, INDEX_HEADER);
   appendFileSync(index, indexRow(result, host, file, headline));
+  format([path, index]);
   return path;
 }

@@ -5,7 +5,7 @@
  * plugin watcher. State lives in one directory; every process is recorded and stopped by PID.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
 import { join, resolve } from 'node:path';
@@ -603,6 +603,12 @@ export async function destroyCluster(stateDir = DEFAULT_STATE_DIR): Promise<void
     } catch {
       // Already gone; nothing to do.
     }
+  }
+  // The logs outlive the cluster, for whoever debugs a failed run.
+  const logs = join(stateDir, 'logs');
+  if (existsSync(logs)) {
+    rmSync(`${stateDir}-last-logs`, { recursive: true, force: true });
+    cpSync(logs, `${stateDir}-last-logs`, { recursive: true });
   }
   rmSync(stateDir, { recursive: true, force: true });
 }

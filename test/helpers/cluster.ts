@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { inject } from 'vitest';
+import { afterEach, inject } from 'vitest';
 import type { ResourceSlice } from '../../src/api/resource/v1.ts';
 import { KubeClient } from '../../src/kube/rest.ts';
 import {
@@ -138,4 +138,30 @@ export function connectCluster(): TestCluster {
 export function metricValue(text: string, sample: string): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
   return line === undefined ? undefined : Number(line.slice(sample.length + 1));
+}
+
+/**
+ * After a failed test, prints what a person debugging it needs: the namespace's pods and events
+ * and the last lines of the control plane, kubelet and plugin logs.
+ */
+export function dumpOnFailure(c: TestCluster, namespace: string): void {
+  afterEach((context) => {
+    if (context.task.result?.state !== 'fail') return;
+    const safe = (args: readonly string[]): string => {
+      try {
+        return c.kubectl(args);
+      } catch (error) {
+        return String(error);
+      }
+    };
+    const out: string[] = [`==== diagnostics for "${context.task.name}"`];
+    out.push(safe(['get', 'pods', '-n', namespace, '-o', 'wide']));
+    out.push(safe(['get', 'events', '-n', namespace, '--sort-by=.lastTimestamp']));
+    out.push(safe(['get', 'resourceclaims', '-n', namespace]));
+    for (const record of c.supervisor.records()) {
+      if (!/^(kube-scheduler|kubelet-|plugin-)/.test(record.name)) continue;
+      out.push(`---- ${record.name}\n${c.supervisor.tail(record.name, 15)}`);
+    }
+    process.stderr.write(`${out.join('\n')}\n`);
+  });
 }

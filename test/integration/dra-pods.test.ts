@@ -8,10 +8,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ResourceClaim } from '../../src/api/resource/v1.ts';
 import { cdiDeviceId, claimSpecFileName } from '../../src/driver/cdi.ts';
-import { ensureCluster, waitFor } from '../helpers/cluster.ts';
+import { dumpOnFailure, ensureCluster, waitFor } from '../helpers/cluster.ts';
 
 const c = await ensureCluster();
 const NS = 'dra-pods';
+dumpOnFailure(c, NS);
 const POD_IMAGE = 'registry.phalanx.test/pause:1';
 
 interface Container {
@@ -183,7 +184,12 @@ describe('DRA pods through the real scheduler, kubelet and plugin', () => {
 
   it('places four GPUs of one NVLink domain (matchAttribute)', async () => {
     apply([
-      pod('four-gpus', { gpus: 'four-gpus-one-nvlink' }, [{ name: 'main', claims: ['gpus'] }]),
+      pod(
+        'four-gpus',
+        { gpus: 'four-gpus-one-nvlink' },
+        [{ name: 'main', claims: ['gpus'] }],
+        'node-a',
+      ),
     ]);
     await waitFor('pod four-gpus Running', () => podRunning('four-gpus'), 90_000, 500);
     const node = getPod('four-gpus').spec.nodeName ?? '';
@@ -275,16 +281,25 @@ describe('DRA pods through the real scheduler, kubelet and plugin', () => {
   });
 
   it('unprepares on delete: CDI specs removed, devices free for the next pod', async () => {
+    // The Pending pod goes first, so the freed partition can only go to the new pod below.
+    c.kubectl(['delete', 'pod', '-n', NS, 'fill-7', '--wait=true', '--timeout=60s']);
     const claim = await claimOf('fill-0', 'slice');
     const specPath = join(c.node('node-b').cdiRoot, claimSpecFileName(claim.metadata.uid ?? ''));
     expect(existsSync(specPath)).toBe(true);
     c.kubectl(['delete', 'pod', '-n', NS, 'fill-0', '--wait=true', '--timeout=60s']);
     await waitFor('CDI spec of fill-0 removed', () => !existsSync(specPath), 60_000, 500);
-    await waitFor(
-      'pending fill-7 takes the freed partition',
-      () => podRunning('fill-7'),
-      120_000,
-      1000,
+    apply([
+      pod(
+        'refill',
+        { slice: 'rack-gpu3-smallest' },
+        [{ name: 'main', claims: ['slice'] }],
+        'node-b',
+      ),
+    ]);
+    await waitFor('a new pod takes the freed partition', () => podRunning('refill'), 120_000, 1000);
+    const refill = await claimOf('refill', 'slice');
+    expect(refill.status?.allocation?.devices?.results?.[0]?.device).toBe(
+      claim.status?.allocation?.devices?.results?.[0]?.device,
     );
   });
 });

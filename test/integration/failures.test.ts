@@ -6,10 +6,11 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claimUidFromFileName } from '../../src/driver/cdi.ts';
-import { ensureCluster, metricValue, waitFor } from '../helpers/cluster.ts';
+import { dumpOnFailure, ensureCluster, metricValue, waitFor } from '../helpers/cluster.ts';
 
 const c = await ensureCluster();
 const NS = 'failures';
+dumpOnFailure(c, NS);
 
 function partitionPod(name: string, node: string): object {
   return {

@@ -1,12 +1,21 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   canonicalJson,
   describeInput,
+  formatWithBiome,
   INDEX_FILE,
   indexRow,
+  pathsInside,
   type ResultEnvelope,
   resultFileName,
   sha256Hex,
@@ -114,5 +123,52 @@ describe('writeResult', () => {
       'demo-bench-2026-11-21-box-2.json',
       'demo-bench-2026-11-21-box.json',
     ]);
+  });
+});
+
+describe('formatting recorded files', () => {
+  it('keeps only paths inside the root, relative to it', () => {
+    expect(
+      pathsInside('/repo', ['/repo/bench/results/a.json', '/tmp/b.json', '/repo', '/repo2/c']),
+    ).toEqual(['bench/results/a.json']);
+  });
+
+  it('does nothing for files outside the root', () => {
+    expect(formatWithBiome('/nonexistent-repo', ['/tmp/x.json'])).toBe(false);
+  });
+
+  it('passes the result file and the index to the formatter', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-format-'));
+    try {
+      const seen: string[][] = [];
+      const path = writeResult(dir, envelope('2026-11-21T08:00:00.000Z'), 'box', 'h', (paths) =>
+        seen.push(paths),
+      );
+      expect(seen).toEqual([[path, join(dir, INDEX_FILE)]]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('runs the repository’s Biome on files inside the root', () => {
+    // A throwaway root with the project's node_modules and a default Biome config.
+    const root = mkdtempSync(join(tmpdir(), 'bench-format-root-'));
+    try {
+      symlinkSync(join(process.cwd(), 'node_modules'), join(root, 'node_modules'));
+      writeFileSync(join(root, 'biome.json'), '{}\n');
+      const path = writeResult(
+        join(root, 'results'),
+        envelope('2026-11-21T08:00:00.000Z'),
+        'box',
+        'h',
+      );
+      const before = readFileSync(path, 'utf8');
+      expect(formatWithBiome(root, [path])).toBe(true);
+      // Biome puts short arrays on one line; JSON.stringify(…, 2) does not.
+      expect(readFileSync(path, 'utf8')).not.toBe(before);
+      expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual(JSON.parse(before));
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
