@@ -288,7 +288,8 @@ export class LocalCluster {
       ],
     });
     writeFileSync(join(this.stateDir, 'etcd.url'), `http://127.0.0.1:${client}`);
-    await waitFor(
+    await this.supervisor.waitWhileAlive(
+      'etcd',
       'etcd /health',
       async () => (await fetch(`http://127.0.0.1:${client}/health`)).ok,
       30_000,
@@ -318,13 +319,16 @@ export class LocalCluster {
         `--service-account-signing-key-file=${this.pki.saKey}`,
         '--service-cluster-ip-range=10.0.0.0/24',
         '--allow-privileged=true',
+        // No kubernetes Service endpoints on a loopback address (1.37+ refuses them otherwise).
+        '--endpoint-reconciler-type=none',
         `--kubelet-client-certificate=${kubeletClient.cert}`,
         `--kubelet-client-key=${kubeletClient.key}`,
         `--cert-dir=${join(this.stateDir, 'apiserver-certs')}`,
         ...this.gateArgs(),
       ],
     });
-    await waitFor(
+    await this.supervisor.waitWhileAlive(
+      'kube-apiserver',
       'kube-apiserver /readyz',
       async () => (await httpsGet(`${this.#server}/readyz`, this.pki, 'admin')).status === 200,
       120_000,
@@ -355,7 +359,8 @@ export class LocalCluster {
         ...this.gateArgs(),
       ],
     });
-    await waitFor(
+    await this.supervisor.waitWhileAlive(
+      'kube-controller-manager',
       'kube-controller-manager /healthz',
       () => this.#insecureHealthy(port),
       60_000,
@@ -391,7 +396,13 @@ export class LocalCluster {
         ...this.gateArgs(),
       ],
     });
-    await waitFor('kube-scheduler /healthz', () => this.#insecureHealthy(port), 60_000, 500);
+    await this.supervisor.waitWhileAlive(
+      'kube-scheduler',
+      'kube-scheduler /healthz',
+      () => this.#insecureHealthy(port),
+      60_000,
+      500,
+    );
   }
 
   #insecureHealthy(port: number): Promise<boolean> {
@@ -421,7 +432,12 @@ export class LocalCluster {
       command: this.bin('fakecri'),
       args: [`--listen=${criSocket}`, `--record=${criRecord}`],
     });
-    await waitFor(`fake CRI socket of ${node.name}`, () => existsSync(criSocket), 20_000);
+    await this.supervisor.waitWhileAlive(
+      `fakecri-${node.name}`,
+      `fake CRI socket of ${node.name}`,
+      () => existsSync(criSocket),
+      20_000,
+    );
     const kubeletPort = await freePort();
     const healthzPort = await freePort();
     const config = join(dir, 'kubelet-config.yaml');
@@ -447,7 +463,8 @@ export class LocalCluster {
         ...this.gateArgs(),
       ],
     });
-    await waitFor(
+    await this.supervisor.waitWhileAlive(
+      `kubelet-${node.name}`,
       `node ${node.name} Ready`,
       () =>
         this.kubectl([
@@ -540,7 +557,13 @@ export class LocalCluster {
         ...extraArgs,
       ],
     });
-    await waitFor(`plugin of ${node.name} registered with its kubelet`, registered, 60_000, 500);
+    await this.supervisor.waitWhileAlive(
+      `plugin-${node.name}`,
+      `plugin of ${node.name} registered with its kubelet`,
+      registered,
+      60_000,
+      500,
+    );
   }
 
   async down(): Promise<void> {

@@ -105,6 +105,29 @@ export class Supervisor {
       await this.stop(record.name, 'SIGTERM', graceMs);
   }
 
+  /** Waits for `check` while the named process stays alive; fails at once, with its log, if it exits. */
+  async waitWhileAlive(
+    name: string,
+    what: string,
+    check: () => Promise<boolean> | boolean,
+    timeoutMs: number,
+    intervalMs = 200,
+  ): Promise<void> {
+    await waitFor(
+      what,
+      async () => {
+        if (!this.alive(name)) {
+          throw new FatalWaitError(
+            `${name} exited while waiting for ${what}:\n${this.tail(name, 20)}`,
+          );
+        }
+        return check();
+      },
+      timeoutMs,
+      intervalMs,
+    );
+  }
+
   tail(name: string, lines = 40): string {
     const record = this.records().find((r) => r.name === name);
     const log = record?.log ?? join(this.logDir, `${name}.log`);
@@ -141,6 +164,14 @@ export async function stopPid(pid: number, signal: NodeJS.Signals, graceMs: numb
   }
 }
 
+/** Ends a wait at once instead of retrying until the timeout. */
+export class FatalWaitError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FatalWaitError';
+  }
+}
+
 /** Polls `check` until it returns true or the timeout passes; the error names what was awaited. */
 export async function waitFor(
   what: string,
@@ -154,6 +185,7 @@ export async function waitFor(
     try {
       if (await check()) return;
     } catch (error) {
+      if (error instanceof FatalWaitError) throw error;
       lastError = error;
     }
     await sleep(intervalMs);

@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { BackendPreparedDevice } from '../../../src/devices/types.ts';
 import {
   buildClaimSpec,
@@ -13,6 +13,23 @@ import {
   minimumCdiVersion,
   parseClaimSpec,
 } from '../../../src/driver/cdi.ts';
+
+/** Paths whose FileHandle was fsynced (files and directories alike). */
+const synced = vi.hoisted((): string[] => []);
+
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:fs/promises')>();
+  const open: typeof actual.open = async (...args) => {
+    const handle = await actual.open(...args);
+    const sync = handle.sync.bind(handle);
+    handle.sync = async () => {
+      synced.push(String(args[0]));
+      await sync();
+    };
+    return handle;
+  };
+  return { ...actual, open };
+});
 
 const UID_LETTER = 'a1b2c3d4-0000-4000-8000-000000000001';
 const UID_DIGIT = '7f3e9c1a-0000-4000-8000-000000000002';
@@ -310,6 +327,24 @@ describe('CdiSpecStore', () => {
     await writeFile(join(store.specPath(UID_LETTER), 'x'), 'x');
     await expect(store.writeClaimSpec(input(UID_LETTER))).rejects.toThrow(/cannot write CDI spec/);
     expect(await store.listTempFiles()).toEqual([]);
+  });
+
+  it('writes a spec atomically, fsyncing the directory but not the data', async () => {
+    // Safe because a power loss reboots the node and startup then drops every spec (state.ts).
+    const store = new CdiSpecStore({ dir });
+    synced.length = 0;
+    await store.writeClaimSpec(input(UID_LETTER));
+    expect(synced).toEqual([dir]);
+    expect(await store.readClaimSpec(UID_LETTER)).toEqual(buildClaimSpec(input(UID_LETTER)));
+    expect(await store.listTempFiles()).toEqual([]);
+  });
+
+  it('creates its directory on the first write and again after it was removed', async () => {
+    const store = new CdiSpecStore({ dir: join(dir, 'run', 'cdi') });
+    await store.writeClaimSpec(input(UID_LETTER));
+    await rm(join(dir, 'run'), { recursive: true });
+    await store.writeClaimSpec(input(UID_DIGIT));
+    expect(await store.listClaimSpecs()).toEqual([UID_DIGIT]);
   });
 
   it('refuses claim UIDs that are not UIDs', () => {
