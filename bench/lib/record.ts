@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
+import { canonicalJson } from '../../src/driver/checkpoint.ts';
 import type { GitInfo, MachineInfo, RuntimeInfo } from './machine.ts';
 
 export const RESULT_SCHEMA_VERSION = 1;
@@ -37,17 +38,8 @@ export interface ResultEnvelope {
   readonly notes: readonly string[];
 }
 
-/** JSON with object keys sorted recursively, no whitespace, undefined members left out. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v ?? null)).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
+/** The same canonical JSON the checkpoint checksums, so input hashes are computed one way. */
+export { canonicalJson };
 
 export function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');

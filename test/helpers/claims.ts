@@ -1,6 +1,12 @@
 /**
  * ResourceClaim JSON fixtures and an in-memory ClaimGetter for driver tests.
  */
+
+import {
+  encodeGpuConfig,
+  GPU_CONFIG_API_VERSION,
+  GPU_CONFIG_KIND,
+} from '../../src/api/gpu/v1alpha1/gpu-config.ts';
 import type {
   DeviceAllocationConfiguration,
   DeviceRequestAllocationResult,
@@ -88,27 +94,10 @@ export function makeClaim(spec: ClaimSpec): ResourceClaim {
   return claim;
 }
 
-/** GpuConfig parameters for a sharing setting. */
+/** GpuConfig parameters for a sharing setting (no sharing block when none is given). */
 export function gpuConfig(sharing?: SharingSettings): Record<string, unknown> {
-  const base = { apiVersion: 'gpu.phalanx.dev/v1alpha1', kind: 'GpuConfig' };
-  if (sharing === undefined) return base;
-  switch (sharing.strategy) {
-    case 'Exclusive':
-      return { ...base, sharing: { strategy: 'Exclusive' } };
-    case 'TimeSlicing':
-      return {
-        ...base,
-        sharing: { strategy: 'TimeSlicing', timeSlicing: { interval: sharing.interval } },
-      };
-    case 'SpacePartitioning':
-      return {
-        ...base,
-        sharing: {
-          strategy: 'SpacePartitioning',
-          spacePartitioning: { partitionCount: sharing.partitionCount },
-        },
-      };
-  }
+  if (sharing === undefined) return { apiVersion: GPU_CONFIG_API_VERSION, kind: GPU_CONFIG_KIND };
+  return { ...encodeGpuConfig(sharing) };
 }
 
 export function refOf(claim: ResourceClaim): ClaimRef {

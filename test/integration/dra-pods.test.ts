@@ -84,6 +84,35 @@ function podRunning(name: string): boolean {
   return getPod(name).status.phase === 'Running';
 }
 
+/** The messages of the scheduler's FailedScheduling events for a pod ('' when there are none). */
+function schedulingFailures(podName: string): string {
+  const selector = `involvedObject.name=${podName},reason=FailedScheduling`;
+  return c
+    .kubectl([
+      'get',
+      'events',
+      '-n',
+      NS,
+      '--field-selector',
+      selector,
+      '-o',
+      'jsonpath={.items[*].message}',
+    ])
+    .trim();
+}
+
+/** Creates a pod and waits until it runs; returns the node it landed on. */
+async function runPod(
+  name: string,
+  claims: Record<string, string>,
+  containers: Container[],
+  node?: string,
+): Promise<string> {
+  apply([pod(name, claims, containers, node)]);
+  await waitFor(`pod ${name} Running`, () => podRunning(name), 120_000, 500);
+  return getPod(name).spec.nodeName ?? '';
+}
+
 async function claimOf(podName: string, claim: string): Promise<ResourceClaim> {
   const status = getPod(podName).status.resourceClaimStatuses?.find((s) => s.name === claim);
   const claimName = status?.resourceClaimName ?? '';
@@ -170,9 +199,7 @@ afterAll(() => {
 
 describe('DRA pods through the real scheduler, kubelet and plugin', () => {
   it('runs a pod with one whole GPU and hands the runtime its CDI device', async () => {
-    apply([pod('one-gpu', { gpu: 'one-gpu' }, [{ name: 'main', claims: ['gpu'] }])]);
-    await waitFor('pod one-gpu Running', () => podRunning('one-gpu'), 90_000, 500);
-    const node = getPod('one-gpu').spec.nodeName ?? '';
+    const node = await runPod('one-gpu', { gpu: 'one-gpu' }, [{ name: 'main', claims: ['gpu'] }]);
     const claim = await claimOf('one-gpu', 'gpu');
     const ids = expectedCdiIds(claim);
     expect(ids).toHaveLength(1);
@@ -183,16 +210,12 @@ describe('DRA pods through the real scheduler, kubelet and plugin', () => {
   });
 
   it('places four GPUs of one NVLink domain (matchAttribute)', async () => {
-    apply([
-      pod(
-        'four-gpus',
-        { gpus: 'four-gpus-one-nvlink' },
-        [{ name: 'main', claims: ['gpus'] }],
-        'node-a',
-      ),
-    ]);
-    await waitFor('pod four-gpus Running', () => podRunning('four-gpus'), 90_000, 500);
-    const node = getPod('four-gpus').spec.nodeName ?? '';
+    const node = await runPod(
+      'four-gpus',
+      { gpus: 'four-gpus-one-nvlink' },
+      [{ name: 'main', claims: ['gpus'] }],
+      'node-a',
+    );
     const claim = await claimOf('four-gpus', 'gpus');
     const domains = attribute(claim, await deviceAttributes(), 'nvlinkDomain');
     expect(domains).toHaveLength(4);
@@ -202,23 +225,19 @@ describe('DRA pods through the real scheduler, kubelet and plugin', () => {
   });
 
   it('runs a pod on a MIG-like partition', async () => {
-    apply([pod('partition', { slice: 'small-partition' }, [{ name: 'main', claims: ['slice'] }])]);
-    await waitFor('pod partition Running', () => podRunning('partition'), 90_000, 500);
-    const node = getPod('partition').spec.nodeName ?? '';
+    const node = await runPod('partition', { slice: 'small-partition' }, [
+      { name: 'main', claims: ['slice'] },
+    ]);
     const claim = await claimOf('partition', 'slice');
     expect(claim.status?.allocation?.devices?.results?.[0]?.device).toMatch(/^gpu-\d+-1g-10gb-\d$/);
     expect(recordedCdi(node, 'partition', 'main')).toEqual(expectedCdiIds(claim));
   });
 
   it('shares one claim between two containers', async () => {
-    apply([
-      pod('shared', { gpu: 'one-gpu' }, [
-        { name: 'trainer', claims: ['gpu'] },
-        { name: 'sidecar', claims: ['gpu'] },
-      ]),
+    const node = await runPod('shared', { gpu: 'one-gpu' }, [
+      { name: 'trainer', claims: ['gpu'] },
+      { name: 'sidecar', claims: ['gpu'] },
     ]);
-    await waitFor('pod shared Running', () => podRunning('shared'), 90_000, 500);
-    const node = getPod('shared').spec.nodeName ?? '';
     const ids = expectedCdiIds(await claimOf('shared', 'gpu'));
     expect(recordedCdi(node, 'shared', 'trainer')).toEqual(ids);
     expect(recordedCdi(node, 'shared', 'sidecar')).toEqual(ids);
@@ -249,33 +268,12 @@ describe('DRA pods through the real scheduler, kubelet and plugin', () => {
     ]);
     await waitFor(
       'a FailedScheduling event for fill-7',
-      () =>
-        c
-          .kubectl([
-            'get',
-            'events',
-            '-n',
-            NS,
-            '--field-selector',
-            'involvedObject.name=fill-7,reason=FailedScheduling',
-            '-o',
-            'name',
-          ])
-          .trim() !== '',
+      () => schedulingFailures('fill-7') !== '',
       60_000,
       1000,
     );
     expect(getPod('fill-7').status.phase).toBe('Pending');
-    const message = c.kubectl([
-      'get',
-      'events',
-      '-n',
-      NS,
-      '--field-selector',
-      'involvedObject.name=fill-7,reason=FailedScheduling',
-      '-o',
-      'jsonpath={.items[*].message}',
-    ]);
+    const message = schedulingFailures('fill-7');
     process.stdout.write(`scheduler says: ${message}\n`);
     expect(message).toMatch(/cannot allocate all claims|resource/i);
   });
@@ -288,15 +286,12 @@ describe('DRA pods through the real scheduler, kubelet and plugin', () => {
     expect(existsSync(specPath)).toBe(true);
     c.kubectl(['delete', 'pod', '-n', NS, 'fill-0', '--wait=true', '--timeout=60s']);
     await waitFor('CDI spec of fill-0 removed', () => !existsSync(specPath), 60_000, 500);
-    apply([
-      pod(
-        'refill',
-        { slice: 'rack-gpu3-smallest' },
-        [{ name: 'main', claims: ['slice'] }],
-        'node-b',
-      ),
-    ]);
-    await waitFor('a new pod takes the freed partition', () => podRunning('refill'), 120_000, 1000);
+    await runPod(
+      'refill',
+      { slice: 'rack-gpu3-smallest' },
+      [{ name: 'main', claims: ['slice'] }],
+      'node-b',
+    );
     const refill = await claimOf('refill', 'slice');
     expect(refill.status?.allocation?.devices?.results?.[0]?.device).toBe(
       claim.status?.allocation?.devices?.results?.[0]?.device,

@@ -3,9 +3,12 @@ import { FakeGpuBackend } from '../../../src/devices/fake/backend.ts';
 import { buildPoolSlices } from '../../../src/driver/slices.ts';
 import { PoolLedger } from '../../../src/scheduling/pool-ledger.ts';
 
-function ledgerFor(profile: string, layout: 'combined' | 'split', minor: number): PoolLedger {
-  const backend = new FakeGpuBackend('node-a', { profile });
-  const slices = buildPoolSlices(backend.inventory(), {
+function slicesFor(
+  backend: FakeGpuBackend,
+  layout: 'combined' | 'split' = 'split',
+  minor = 36,
+): ReturnType<typeof buildPoolSlices> {
+  return buildPoolSlices(backend.inventory(), {
     driverName: 'gpu.phalanx.dev',
     nodeName: 'node-a',
     nodeUid: 'u',
@@ -13,7 +16,10 @@ function ledgerFor(profile: string, layout: 'combined' | 'split', minor: number)
     taintUnhealthy: true,
     serverMinor: minor,
   });
-  return PoolLedger.fromSlices(slices);
+}
+
+function ledgerFor(profile: string, layout: 'combined' | 'split', minor: number): PoolLedger {
+  return PoolLedger.fromSlices(slicesFor(new FakeGpuBackend('node-a', { profile }), layout, minor));
 }
 
 describe('PoolLedger', () => {
@@ -42,14 +48,7 @@ describe('PoolLedger', () => {
 
   it('rejects an incomplete pool', () => {
     const backend = new FakeGpuBackend('node-a', { profile: 'sxm8-80g' });
-    const slices = buildPoolSlices(backend.inventory(), {
-      driverName: 'gpu.phalanx.dev',
-      nodeName: 'node-a',
-      nodeUid: 'u',
-      layout: 'split',
-      taintUnhealthy: true,
-      serverMinor: 36,
-    });
+    const slices = slicesFor(backend);
     expect(() => PoolLedger.fromSlices(slices.slice(1))).toThrow(
       /incomplete: 3 of 4 slices present/,
     );
@@ -58,14 +57,7 @@ describe('PoolLedger', () => {
   it('keeps tainted devices out', () => {
     const backend = new FakeGpuBackend('node-a', { profile: 'pcie4-48g' });
     backend.setHealth(1, 'lost', 'gone');
-    const slices = buildPoolSlices(backend.inventory(), {
-      driverName: 'gpu.phalanx.dev',
-      nodeName: 'node-a',
-      nodeUid: 'u',
-      layout: 'split',
-      taintUnhealthy: true,
-      serverMinor: 36,
-    });
+    const slices = slicesFor(backend);
     const ledger = PoolLedger.fromSlices(slices);
     expect(ledger.whyNot('gpu-1')).toBe('device gpu-1 is tainted');
     expect(ledger.firstFit(3, () => true)).toEqual(['gpu-0', 'gpu-2', 'gpu-3']);

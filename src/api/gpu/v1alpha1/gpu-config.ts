@@ -311,3 +311,25 @@ function describeSchemaErrors(value: unknown): GpuConfigError {
     path === '' ? undefined : path,
   );
 }
+
+/** The GpuConfig that yields a sharing setting: the inverse of {@link sharingFromParameters}. */
+export function encodeGpuConfig(sharing: SharingSettings): GpuConfig {
+  const base = { apiVersion: GPU_CONFIG_API_VERSION, kind: GPU_CONFIG_KIND } as const;
+  switch (sharing.strategy) {
+    case 'Exclusive':
+      return { ...base, sharing: { strategy: 'Exclusive' } };
+    case 'TimeSlicing':
+      return {
+        ...base,
+        sharing: { strategy: 'TimeSlicing', timeSlicing: { interval: sharing.interval } },
+      };
+    case 'SpacePartitioning':
+      return {
+        ...base,
+        sharing: {
+          strategy: 'SpacePartitioning',
+          spacePartitioning: { partitionCount: sharing.partitionCount },
+        },
+      };
+  }
+}
