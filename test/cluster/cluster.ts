@@ -100,8 +100,13 @@ export function binaryVersion(binDir: string): string {
   return match[0];
 }
 
-/** Feature gates the DRA tests need, identical on every component. */
+/**
+ * Feature gates the DRA tests need, identical on every component. PHALANX_FEATURE_GATES
+ * overrides them (e.g. empty on 1.35 to run with partitions switched off).
+ */
 export function featureGatesFor(minor: number): string {
+  const override = process.env.PHALANX_FEATURE_GATES;
+  if (override !== undefined) return override;
   if (minor >= 36) return '';
   if (minor === 35)
     return 'DRAPartitionableDevices=true,DRADeviceTaints=true,DRAConsumableCapacity=true';

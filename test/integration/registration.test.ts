@@ -2,6 +2,8 @@
  * The real kubelet registers each node's plugin through its plugin watcher, and the real API
  * server accepts the ResourceSlices of every fake profile in the layout its version calls for.
  */
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validateSlices } from '../../src/driver/slices.ts';
 import { ensureCluster, metricValue, waitFor } from '../helpers/cluster.ts';
@@ -51,16 +53,53 @@ describe('kubelet registration and ResourceSlices on a real cluster', () => {
   it('uses the layout the API server version calls for', async () => {
     const slices = await c.slices('node-a');
     const withCounters = slices.filter((s) => (s.spec.sharedCounters?.length ?? 0) > 0);
-    expect(withCounters.length).toBeGreaterThan(0);
     const mixed = withCounters.filter((s) => (s.spec.devices?.length ?? 0) > 0);
-    const expected = c.state.minor >= 35 ? 'split' : 'combined';
-    expect(mixed.length === 0 ? 'split' : 'combined').toBe(expected);
+    const layout =
+      withCounters.length === 0 ? 'whole-gpus' : mixed.length === 0 ? 'split' : 'combined';
+    const partitionsOn =
+      c.state.minor >= 36 || c.state.featureGates.includes('DRAPartitionableDevices=true');
+    const expected = !partitionsOn ? 'whole-gpus' : c.state.minor >= 35 ? 'split' : 'combined';
+    expect(layout).toBe(expected);
     const metrics = await c.pluginMetrics('node-a');
     expect(metricValue(metrics, `phalanx_driver_resourceslice_layout{layout="${expected}"}`)).toBe(
       1,
     );
+    expect(metricValue(metrics, 'phalanx_driver_partitions_disabled')).toBe(partitionsOn ? 0 : 1);
+    if (!partitionsOn) {
+      expect(c.supervisor.tail('plugin-node-a', 2000)).toContain(
+        'feature gate DRAPartitionableDevices is off',
+      );
+    }
+    const gates = c.state.featureGates === '' ? 'default gates' : c.state.featureGates;
     process.stdout.write(
-      `server 1.${c.state.minor}: layout ${expected}, ${slices.length} slices on node-a\n`,
+      `server 1.${c.state.minor} (${gates}): layout ${layout}, ${slices.length} slices on node-a\n`,
     );
+  });
+
+  it('removes its sockets on SIGTERM, and the kubelet sees it leave and come back', async () => {
+    const node = c.node('node-c');
+    const registry = join(node.kubeletRoot, 'plugins_registry');
+    const before = c.supervisor.tail('kubelet-node-c', 100_000).split('\n').length;
+    expect(readdirSync(registry)).toContain('gpu.phalanx.dev-reg.sock');
+    await c.supervisor.stop('plugin-node-c', 'SIGTERM');
+    expect(readdirSync(registry)).not.toContain('gpu.phalanx.dev-reg.sock');
+    expect(existsSync(join(node.kubeletRoot, 'plugins', 'gpu.phalanx.dev', 'dra.sock'))).toBe(
+      false,
+    );
+    await waitFor(
+      'the kubelet to notice the plugin left',
+      () =>
+        c.supervisor
+          .tail('kubelet-node-c', 100_000)
+          .split('\n')
+          .slice(before)
+          .some((line) =>
+            /"OperationExecutor\.UnregisterPlugin started".*gpu\.phalanx\.dev-reg\.sock/.test(line),
+          ),
+      30_000,
+      250,
+    );
+    await c.cluster.startPlugin(node);
+    expect(readdirSync(registry)).toContain('gpu.phalanx.dev-reg.sock');
   });
 });
