@@ -14,7 +14,7 @@
  *   records, when the journal reaches {@link DEFAULT_JOURNAL_MAX_RECORDS} records or
  *   {@link DEFAULT_JOURNAL_MAX_BYTES} bytes, and by {@link Checkpoint.save}.
  * - Journal: one line per change (`started` / `completed` with the full claim record, or
- *   `removed`), each with its sequence number and a CRC-32 of its canonical content. A change is
+ *   `removed`), each with its sequence number and a CRC-32 of its JSON. A change is
  *   acknowledged only after its line is on stable storage: one write to the journal, opened with
  *   `O_DSYNC`, so the write returns only after the equivalent of `fdatasync` (atomic-file.ts).
  *   Changes made while an append is in flight share the next single append (group commit), so N
@@ -238,30 +238,35 @@ function parseCheckpoint(text: string): Parsed<CheckpointFile> {
 
 // ---- journal format --------------------------------------------------------------------------
 
-/** `crc32:<8 hex digits>` over the record's canonical JSON. */
-export function journalChecksum(record: unknown): string {
-  return `crc32:${crc32(canonicalJson(record)).toString(16).padStart(8, '0')}`;
+/** `crc32:<8 hex digits>` over the exact UTF-8 bytes of a record's JSON. */
+export function journalChecksum(json: string): string {
+  return `crc32:${crc32(json).toString(16).padStart(8, '0')}`;
 }
 
-/** One journal line: the record's JSON with its `checksum`, ending in a newline. */
+/** The checksum closes every line: `…,"checksum":"crc32:<hex>"}`. */
+const CHECKSUM_TAIL = /,"checksum":"(crc32:[0-9a-f]{8})"\}$/;
+
+/**
+ * One journal line: the record's JSON with a last field `checksum` over the JSON without it,
+ * ending in a newline. (JSON text never holds a raw newline, so lines cannot be confused.)
+ */
 export function encodeJournalRecord(record: JournalRecord): string {
-  return `${JSON.stringify({ ...record, checksum: journalChecksum(record) })}\n`;
+  const json = JSON.stringify(record);
+  return `${json.slice(0, -1)},"checksum":"${journalChecksum(json)}"}\n`;
 }
 
 const STATE_OF_OP = { started: 'PrepareStarted', completed: 'PrepareCompleted' } as const;
 
 /** Parses and verifies one journal line (without its newline); `why` completes "record N …". */
 export function decodeJournalRecord(line: string): Parsed<JournalRecord> {
-  const json = parseJson(line);
-  if (!json.ok) return json;
-  if (json.value === null || typeof json.value !== 'object' || Array.isArray(json.value))
-    return { ok: false, why: 'is not a JSON object' };
-  const { checksum, ...record } = json.value as Record<string, unknown>;
-  if (checksum !== journalChecksum(record))
-    return {
-      ok: false,
-      why: `has checksum ${JSON.stringify(checksum)}, which does not match its content`,
-    };
+  const tail = CHECKSUM_TAIL.exec(line);
+  if (tail === null) return { ok: false, why: 'does not end in a checksum' };
+  const json = `${line.slice(0, tail.index)}}`;
+  if (journalChecksum(json) !== tail[1])
+    return { ok: false, why: `has checksum ${tail[1]}, which does not match its content` };
+  const parsed = parseJson(json);
+  if (!parsed.ok) return parsed;
+  const record = parsed.value;
   if (!checkRecord.Check(record)) {
     const first = checkRecord.Errors(record)[0];
     return {

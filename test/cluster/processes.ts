@@ -50,8 +50,13 @@ export class Supervisor {
   start(options: StartOptions): ProcessRecord {
     const log = join(this.logDir, `${options.name}.log`);
     const fd = openSync(log, 'a');
+    // Each process gets an empty working directory of its own. A kubelet on the fake CRI empties
+    // its working directory when it cleans up deleted pods (seen here: the state directory lost
+    // files while pods were deleted); with a private one nothing it does can touch the state.
+    const cwd = options.cwd ?? join(this.stateDir, 'cwd', options.name);
+    mkdirSync(cwd, { recursive: true });
     const child = spawn(options.command, [...options.args], {
-      cwd: options.cwd ?? this.stateDir,
+      cwd,
       env: options.env ?? process.env,
       stdio: ['ignore', fd, fd],
       detached: true,

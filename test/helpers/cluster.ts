@@ -13,6 +13,7 @@ import {
   type ClusterState,
   DEFAULT_STATE_DIR,
   destroyCluster,
+  kubeBinDir,
   LocalCluster,
   loadClusterState,
   type NodeState,
@@ -21,10 +22,21 @@ import { Supervisor, waitFor } from '../cluster/processes.ts';
 
 export { waitFor };
 
+/** The fake-GPU node kinds the tests place work on. */
+export type NodeRole = 'sxm' | 'rack' | 'pcie';
+
 export interface TestCluster {
   readonly state: ClusterState;
+  /**
+   * True on the local harness (processes we own, fake CRI records, plugin metrics ports); false
+   * when PHALANX_KUBECONFIG points the suite at another cluster, where those checks are skipped.
+   */
+  readonly local: boolean;
   readonly supervisor: Supervisor;
-  readonly cluster: LocalCluster;
+  /** The local harness; throws on an external cluster. */
+  harness(): LocalCluster;
+  /** Node name of a role: the local harness's profiles, or PHALANX_NODE_ROLES=sxm=a,rack=b,pcie=c. */
+  role(role: NodeRole): string;
   readonly kube: KubeClient;
   kubectl(args: readonly string[], input?: string): string;
   node(name: string): NodeState;
@@ -55,6 +67,8 @@ function clusterAlive(stateDir: string): boolean {
  * (once per run; concurrent callers wait on a lock directory) and owned by this run.
  */
 export async function ensureCluster(): Promise<TestCluster> {
+  const external = process.env.PHALANX_KUBECONFIG;
+  if (external !== undefined && external !== '') return externalCluster(external);
   const stateDir = process.env.PHALANX_CLUSTER_DIR ?? DEFAULT_STATE_DIR;
   const lock = `${stateDir}.lock`;
   for (;;) {
@@ -87,15 +101,95 @@ export async function ensureCluster(): Promise<TestCluster> {
   return connectCluster();
 }
 
+const PROFILE_ROLES: Readonly<Record<string, NodeRole>> = {
+  'sxm8-80g': 'sxm',
+  'nvl4-rack': 'rack',
+  'pcie4-48g': 'pcie',
+};
+
+function rolesFromEnv(): Partial<Record<NodeRole, string>> {
+  const roles: Partial<Record<NodeRole, string>> = {};
+  for (const pair of (process.env.PHALANX_NODE_ROLES ?? '').split(',')) {
+    const [role, node] = pair.split('=');
+    if ((role === 'sxm' || role === 'rack' || role === 'pcie') && node) roles[role] = node;
+  }
+  return roles;
+}
+
+function roleLookup(roles: Partial<Record<NodeRole, string>>): (role: NodeRole) => string {
+  return (role) => {
+    const node = roles[role];
+    if (node === undefined) {
+      throw new Error(
+        `no node for role ${role}: set PHALANX_NODE_ROLES=sxm=<node>,rack=<node>,pcie=<node>`,
+      );
+    }
+    return node;
+  };
+}
+
+/** The suite against any kubeconfig: API-level checks only. */
+async function externalCluster(kubeconfig: string): Promise<TestCluster> {
+  const kube = KubeClient.fromOptions({ kubeconfig });
+  const version = await kube.serverVersion();
+  const nodes = await kube.request<{ items: { metadata: { name: string } }[] }>(
+    'GET',
+    '/api/v1/nodes',
+    {
+      query: { labelSelector: 'phalanx.dev/gpu-node=true' },
+    },
+  );
+  const binDir = process.env.KUBE_BIN_DIR ?? kubeBinDir();
+  const state: ClusterState = {
+    stateDir: '',
+    binDir,
+    version: version.gitVersion,
+    minor: version.minor,
+    server: kube.server.toString(),
+    kubeconfig,
+    caCert: '',
+    featureGates: process.env.PHALANX_FEATURE_GATES ?? '',
+    nodes: nodes.items.map(
+      (n) => ({ name: n.metadata.name, fakeGpus: { profile: 'unknown' } }) as NodeState,
+    ),
+  };
+  return clusterAccess(state, kube, false, roleLookup(rolesFromEnv()));
+}
+
 export function connectCluster(): TestCluster {
   const state = loadClusterState();
-  const supervisor = new Supervisor(state.stateDir);
-  const cluster = new LocalCluster({ stateDir: state.stateDir, binDir: state.binDir });
   const kube = KubeClient.fromOptions({ kubeconfig: state.kubeconfig });
+  const roles: Partial<Record<NodeRole, string>> = {};
+  for (const node of state.nodes) {
+    const role = PROFILE_ROLES[node.fakeGpus.profile];
+    if (role !== undefined) roles[role] ??= node.name;
+  }
+  return clusterAccess(state, kube, true, roleLookup({ ...roles, ...rolesFromEnv() }));
+}
+
+function clusterAccess(
+  state: ClusterState,
+  kube: KubeClient,
+  local: boolean,
+  role: (role: NodeRole) => string,
+): TestCluster {
+  const supervisor = new Supervisor(
+    local ? state.stateDir : join('/tmp', 'phalanx-no-local-cluster'),
+  );
+  let cluster: LocalCluster | undefined;
   return {
     state,
+    local,
     supervisor,
-    cluster,
+    harness: () => {
+      if (!local)
+        throw new Error(
+          'this check needs the local harness (make cluster-up), not PHALANX_KUBECONFIG',
+        );
+      cluster ??= new LocalCluster({ stateDir: state.stateDir, binDir: state.binDir });
+      return cluster;
+    },
+    role,
     kube,
     kubectl: (args, input) =>
       execFileSync(join(state.binDir, 'kubectl'), ['--kubeconfig', state.kubeconfig, ...args], {

@@ -10,6 +10,8 @@ import { dumpOnFailure, ensureCluster, metricValue, waitFor } from '../helpers/c
 
 const c = await ensureCluster();
 const NS = 'failures';
+const SXM = c.local ? c.role('sxm') : '';
+const PCIE = c.local ? c.role('pcie') : '';
 dumpOnFailure(c, NS);
 
 function partitionPod(name: string, node: string): object {
@@ -80,9 +82,10 @@ afterAll(() => {
   c.kubectl(['delete', 'namespace', NS, '--wait=false']);
 });
 
-describe('failures on a real cluster', () => {
+// Killing and restarting components needs the processes of the local harness.
+describe.runIf(c.local)('failures on a real cluster', () => {
   it('survives a SIGKILL of the plugin in the middle of a burst of prepares', async () => {
-    const node = c.node('node-a');
+    const node = c.node(SXM);
     // Slow prepares keep the burst in flight long enough to kill the plugin inside it.
     writeFileSync(
       node.fakeGpusConfig,
@@ -99,21 +102,21 @@ describe('failures on a real cluster', () => {
     const names = Array.from({ length: 12 }, (_, i) => `burst-${i}`);
     c.kubectl(
       ['apply', '--server-side', '-f', '-'],
-      names.map((n) => JSON.stringify(partitionPod(n, 'node-a'))).join('\n'),
+      names.map((n) => JSON.stringify(partitionPod(n, SXM))).join('\n'),
     );
     await waitFor(
       'prepares in flight',
       async () =>
         (metricValue(
-          await c.pluginMetrics('node-a'),
+          await c.pluginMetrics(SXM),
           'phalanx_driver_requests_in_flight{operation="prepare"}',
         ) ?? 0) > 0,
       60_000,
       100,
     );
-    await c.supervisor.stop('plugin-node-a', 'SIGKILL');
+    await c.supervisor.stop(`plugin-${SXM}`, 'SIGKILL');
     writeFileSync(node.fakeGpusConfig, JSON.stringify(node.fakeGpus));
-    await c.cluster.startPlugin(node);
+    await c.harness().startPlugin(node);
     await waitFor(
       'every burst pod Running',
       () => pods().filter((p) => p.status.phase === 'Running').length === names.length,
@@ -126,7 +129,7 @@ describe('failures on a real cluster', () => {
       .filter((u): u is string => u !== undefined);
     const burstSpecs = specs.filter((u) => uids.has(u));
     expect(new Set(burstSpecs)).toEqual(uids);
-    const entries = checkpointClaims('node-a');
+    const entries = checkpointClaims(SXM);
     for (const uid of uids) expect(entries[uid]?.state).toBe('PrepareCompleted');
     // Every CDI spec on the node belongs to a live claim: nothing leaked by the crash.
     const live = new Set(
@@ -140,8 +143,8 @@ describe('failures on a real cluster', () => {
   });
 
   it('keeps serving across a kubelet restart', async () => {
-    const before = c.supervisor.tail('kubelet-node-a', 100000).split('\n').length;
-    await c.supervisor.restart('kubelet-node-a');
+    const before = c.supervisor.tail(`kubelet-${SXM}`, 100000).split('\n').length;
+    await c.supervisor.restart(`kubelet-${SXM}`);
     await waitFor(
       'the restarted kubelet connected to the plugin',
       () =>
@@ -156,13 +159,13 @@ describe('failures on a real cluster', () => {
     // The kubelet wipes the node's slices when it starts; the plugin republishes them.
     await waitFor(
       'slices of node-a republished',
-      async () => (await c.slices('node-a')).length > 0,
+      async () => (await c.slices(SXM)).length > 0,
       90_000,
       1000,
     );
     c.kubectl(
       ['apply', '--server-side', '-f', '-'],
-      JSON.stringify(partitionPod('after-kubelet-restart', 'node-a')),
+      JSON.stringify(partitionPod('after-kubelet-restart', SXM)),
     );
     await waitFor(
       'a new pod Running after the kubelet restart',
@@ -179,10 +182,10 @@ describe('failures on a real cluster', () => {
   });
 
   it('publishes a device change made while the API server was unreachable once it is back', async () => {
-    const node = c.node('node-c');
+    const node = c.node(PCIE);
     const failuresBefore =
       metricValue(
-        await c.pluginMetrics('node-c'),
+        await c.pluginMetrics(PCIE),
         'phalanx_driver_resourceslice_publish_total{result="error"}',
       ) ?? 0;
     const apiserver = c.supervisor.records().find((r) => r.name === 'kube-apiserver');
@@ -201,7 +204,7 @@ describe('failures on a real cluster', () => {
         'a failed publish while the API server is down',
         async () =>
           (metricValue(
-            await c.pluginMetrics('node-c'),
+            await c.pluginMetrics(PCIE),
             'phalanx_driver_resourceslice_publish_total{result="error"}',
           ) ?? 0) > failuresBefore,
         30_000,
@@ -219,7 +222,7 @@ describe('failures on a real cluster', () => {
     await waitFor(
       'the taint of gpu-1 on node-c published after the outage',
       async () => {
-        const devices = (await c.slices('node-c')).flatMap((s) => s.spec.devices ?? []);
+        const devices = (await c.slices(PCIE)).flatMap((s) => s.spec.devices ?? []);
         return (
           devices
             .find((d) => d.name === 'gpu-1')

@@ -11,7 +11,8 @@ import { ensureCluster, metricValue, waitFor } from '../helpers/cluster.ts';
 const c = await ensureCluster();
 
 describe('kubelet registration and ResourceSlices on a real cluster', () => {
-  it.each(c.state.nodes.map((n) => n.name))(
+  // Kubelet logs and plugin metrics ports are reachable on the local harness only.
+  it.runIf(c.local).each(c.state.nodes.map((n) => n.name))(
     'kubelet on %s registered the plugin (log and metrics)',
     async (name) => {
       const log = c.supervisor.tail(`kubelet-${name}`, 5000);
@@ -45,13 +46,15 @@ describe('kubelet registration and ResourceSlices on a real cluster', () => {
           controller: true,
         });
       }
-      const metrics = await c.pluginMetrics(name);
-      expect(metricValue(metrics, 'phalanx_driver_resourceslices')).toBe(slices.length);
+      if (c.local) {
+        const metrics = await c.pluginMetrics(name);
+        expect(metricValue(metrics, 'phalanx_driver_resourceslices')).toBe(slices.length);
+      }
     },
   );
 
   it('uses the layout the API server version calls for', async () => {
-    const slices = await c.slices('node-a');
+    const slices = await c.slices(c.role('sxm'));
     const withCounters = slices.filter((s) => (s.spec.sharedCounters?.length ?? 0) > 0);
     const mixed = withCounters.filter((s) => (s.spec.devices?.length ?? 0) > 0);
     const layout =
@@ -60,46 +63,52 @@ describe('kubelet registration and ResourceSlices on a real cluster', () => {
       c.state.minor >= 36 || c.state.featureGates.includes('DRAPartitionableDevices=true');
     const expected = !partitionsOn ? 'whole-gpus' : c.state.minor >= 35 ? 'split' : 'combined';
     expect(layout).toBe(expected);
-    const metrics = await c.pluginMetrics('node-a');
+    if (!c.local) return;
+    const metrics = await c.pluginMetrics(c.role('sxm'));
     expect(metricValue(metrics, `phalanx_driver_resourceslice_layout{layout="${expected}"}`)).toBe(
       1,
     );
     expect(metricValue(metrics, 'phalanx_driver_partitions_disabled')).toBe(partitionsOn ? 0 : 1);
     if (!partitionsOn) {
-      expect(c.supervisor.tail('plugin-node-a', 2000)).toContain(
+      expect(c.supervisor.tail(`plugin-${c.role('sxm')}`, 2000)).toContain(
         'feature gate DRAPartitionableDevices is off',
       );
     }
     const gates = c.state.featureGates === '' ? 'default gates' : c.state.featureGates;
     process.stdout.write(
-      `server 1.${c.state.minor} (${gates}): layout ${layout}, ${slices.length} slices on node-a\n`,
+      `server 1.${c.state.minor} (${gates}): layout ${layout}, ${slices.length} slices on ${c.role('sxm')}\n`,
     );
   });
 
-  it('removes its sockets on SIGTERM, and the kubelet sees it leave and come back', async () => {
-    const node = c.node('node-c');
-    const registry = join(node.kubeletRoot, 'plugins_registry');
-    const before = c.supervisor.tail('kubelet-node-c', 100_000).split('\n').length;
-    expect(readdirSync(registry)).toContain('gpu.phalanx.dev-reg.sock');
-    await c.supervisor.stop('plugin-node-c', 'SIGTERM');
-    expect(readdirSync(registry)).not.toContain('gpu.phalanx.dev-reg.sock');
-    expect(existsSync(join(node.kubeletRoot, 'plugins', 'gpu.phalanx.dev', 'dra.sock'))).toBe(
-      false,
-    );
-    await waitFor(
-      'the kubelet to notice the plugin left',
-      () =>
-        c.supervisor
-          .tail('kubelet-node-c', 100_000)
-          .split('\n')
-          .slice(before)
-          .some((line) =>
-            /"OperationExecutor\.UnregisterPlugin started".*gpu\.phalanx\.dev-reg\.sock/.test(line),
-          ),
-      30_000,
-      250,
-    );
-    await c.cluster.startPlugin(node);
-    expect(readdirSync(registry)).toContain('gpu.phalanx.dev-reg.sock');
-  });
+  it.runIf(c.local)(
+    'removes its sockets on SIGTERM, and the kubelet sees it leave and come back',
+    async () => {
+      const node = c.node(c.role('pcie'));
+      const registry = join(node.kubeletRoot, 'plugins_registry');
+      const before = c.supervisor.tail(`kubelet-${c.role('pcie')}`, 100_000).split('\n').length;
+      expect(readdirSync(registry)).toContain('gpu.phalanx.dev-reg.sock');
+      await c.supervisor.stop(`plugin-${c.role('pcie')}`, 'SIGTERM');
+      expect(readdirSync(registry)).not.toContain('gpu.phalanx.dev-reg.sock');
+      expect(existsSync(join(node.kubeletRoot, 'plugins', 'gpu.phalanx.dev', 'dra.sock'))).toBe(
+        false,
+      );
+      await waitFor(
+        'the kubelet to notice the plugin left',
+        () =>
+          c.supervisor
+            .tail(`kubelet-${c.role('pcie')}`, 100_000)
+            .split('\n')
+            .slice(before)
+            .some((line) =>
+              /"OperationExecutor\.UnregisterPlugin started".*gpu\.phalanx\.dev-reg\.sock/.test(
+                line,
+              ),
+            ),
+        30_000,
+        250,
+      );
+      await c.harness().startPlugin(node);
+      expect(readdirSync(registry)).toContain('gpu.phalanx.dev-reg.sock');
+    },
+  );
 });
