@@ -2,10 +2,11 @@
  * Failure handling on the real cluster: the plugin SIGKILLed in the middle of a burst of
  * prepares, a kubelet restart, and the API server unreachable while the plugin publishes.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claimUidFromFileName } from '../../src/driver/cdi.ts';
+import { readCheckpointState } from '../../src/driver/checkpoint.ts';
 import { dumpOnFailure, ensureCluster, metricValue, waitFor } from '../helpers/cluster.ts';
 
 const c = await ensureCluster();
@@ -53,10 +54,10 @@ function claimUids(): Set<string> {
   return new Set(list.items.map((i) => i.metadata.uid));
 }
 
-function checkpointClaims(node: string): Record<string, { state: string }> {
-  const file = join(c.node(node).kubeletRoot, 'plugins', 'gpu.phalanx.dev', 'checkpoint.json');
-  return (JSON.parse(readFileSync(file, 'utf8')) as { claims: Record<string, { state: string }> })
-    .claims;
+/** The node plugin's checkpoint (snapshot + journal), read without writing anything. */
+async function checkpointClaims(node: string): Promise<Record<string, { state: string }>> {
+  const dataDir = join(c.node(node).kubeletRoot, 'plugins', 'gpu.phalanx.dev');
+  return (await readCheckpointState(dataDir))?.claims ?? {};
 }
 
 beforeAll(() => {
@@ -129,7 +130,7 @@ describe.runIf(c.local)('failures on a real cluster', () => {
       .filter((u): u is string => u !== undefined);
     const burstSpecs = specs.filter((u) => uids.has(u));
     expect(new Set(burstSpecs)).toEqual(uids);
-    const entries = checkpointClaims(SXM);
+    const entries = await checkpointClaims(SXM);
     for (const uid of uids) expect(entries[uid]?.state).toBe('PrepareCompleted');
     // Every CDI spec on the node belongs to a live claim: nothing leaked by the crash.
     const live = new Set(
