@@ -35,7 +35,7 @@ export const PHASE = {
   unprepareHandler: 'unprepare: handler total (server side)',
 } as const;
 
-/** The prepare steps that write to disk durably (each is temp + fsync + rename + dir fsync). */
+/** The prepare steps that write to disk durably (journal append with O_DSYNC; CDI spec: temp + rename + dir fsync). */
 export const DURABLE_PREPARE_PHASES: readonly string[] = [
   PHASE.checkpointStarted,
   PHASE.cdiWrite,

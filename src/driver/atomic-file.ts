@@ -90,6 +90,11 @@ export interface AtomicWriteOptions {
    * power loss or kernel crash the file may be empty or hold the old content.
    */
   readonly syncData?: boolean;
+  /**
+   * fsync the directory after the rename (default true), so the new name survives a power loss.
+   * The same reasoning as for `syncData` decides whether a caller needs it.
+   */
+  readonly syncDirectory?: boolean;
 }
 
 /**
@@ -115,22 +120,28 @@ export async function writeFileAtomic(
     }
     await rename(temp, path);
     created = false;
-    await fsyncDirectory(dirname(path));
+    if (options.syncDirectory ?? true) await fsyncDirectory(dirname(path));
   } catch (err) {
     if (created) await unlink(temp).catch(() => undefined);
     throw err;
   }
 }
 
-/** Unlinks `path` (missing is fine) and fsyncs its directory. Returns whether a file was removed. */
-export async function removeFileDurably(path: string): Promise<boolean> {
+/**
+ * Unlinks `path` (missing is fine) and, unless told otherwise, fsyncs its directory. Returns
+ * whether a file was removed.
+ */
+export async function removeFileDurably(
+  path: string,
+  options: Pick<AtomicWriteOptions, 'syncDirectory'> = {},
+): Promise<boolean> {
   try {
     await unlink(path);
   } catch (err) {
     if (isNotFound(err)) return false;
     throw err;
   }
-  await fsyncDirectory(dirname(path));
+  if (options.syncDirectory ?? true) await fsyncDirectory(dirname(path));
   return true;
 }
 

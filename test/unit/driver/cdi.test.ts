@@ -329,14 +329,17 @@ describe('CdiSpecStore', () => {
     expect(await store.listTempFiles()).toEqual([]);
   });
 
-  it('writes a spec atomically, fsyncing the directory but not the data', async () => {
+  it('writes and removes a spec atomically, without fsyncing data or directory', async () => {
     // Safe because a power loss reboots the node and startup then drops every spec (state.ts).
     const store = new CdiSpecStore({ dir });
     synced.length = 0;
     await store.writeClaimSpec(input(UID_LETTER));
-    expect(synced).toEqual([dir]);
+    expect(synced).toEqual([]);
     expect(await store.readClaimSpec(UID_LETTER)).toEqual(buildClaimSpec(input(UID_LETTER)));
     expect(await store.listTempFiles()).toEqual([]);
+    await store.removeClaimSpec(UID_LETTER);
+    expect(synced).toEqual([]);
+    expect(await store.listClaimSpecs()).toEqual([]);
   });
 
   it('creates its directory on the first write and again after it was removed', async () => {
