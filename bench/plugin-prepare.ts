@@ -11,21 +11,25 @@
  * plus baselines measured in the same run: a gRPC call with no claims, and the bare disk
  * primitives (fsync of a small file, fsync of a directory, the plugin's atomic replace).
  *
- * Every prepare uses a fresh claim UID, so each one writes a new CDI spec file. The claim comes
- * from an in-memory getter: the API server GET (one per claim in a cluster) is NOT included.
+ * `--topology process` (default) runs the plugin in a child process of its own, as in a cluster
+ * where the kubelet is a separate process; `--topology inline` runs client and plugin in this one
+ * process (`lib/plugin-topology.ts`).
+ *
+ * Every prepare uses a fresh claim UID, so each one writes a new CDI spec file. The plugin reads
+ * the claim's allocation from its name, in memory: the API server GET (one per claim in a
+ * cluster) is NOT included.
  */
-import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ResourceClaim } from '../src/api/resource/v1.ts';
+import { FakeGpuBackend } from '../src/devices/fake/backend.ts';
 import {
   partitionDeviceName,
   partitionPlacements,
   wholeGpuDeviceName,
 } from '../src/devices/naming.ts';
 import type { ClaimRef } from '../src/driver/types.ts';
-import { makeClaim, refOf, uidOf } from '../test/helpers/claims.ts';
 import { type BenchArgs, type BenchDefaults, parseBenchArgs, usage } from './lib/args.ts';
+import { claimRefOf } from './lib/claim-names.ts';
 import {
   type DiskBaselineSamples,
   makeScratchDir,
@@ -33,13 +37,23 @@ import {
   removeScratchDir,
 } from './lib/disk.ts';
 import {
+  type FilesystemInfo,
   gitInfo,
+  type MachineInfo,
   machineInfo,
   packageVersions,
   runtimeInfo,
   shortHostName,
 } from './lib/machine.ts';
-import { DURABLE_PREPARE_PHASES, PHASE, type PluginRig, startPluginRig } from './lib/plugin-rig.ts';
+import { PhaseTimer } from './lib/phases.ts';
+import { DURABLE_PREPARE_PHASES, PHASE, type PluginStats } from './lib/plugin-rig.ts';
+import {
+  describeTopology,
+  type PluginUnderTest,
+  startPluginUnderTest,
+  type Topology,
+  takeTopologyFlag,
+} from './lib/plugin-topology.ts';
 import {
   describeInput,
   formatWithBiome,
@@ -74,43 +88,32 @@ const NAMESPACE = 'bench';
 const BASELINE_FILE_BYTES = 2048;
 const TARGET = { scenario: 'seq-8', metric: 'p99', thresholdMs: 5 } as const;
 const API_NOTE =
-  'The API server GET of each ResourceClaim is excluded: claims come from an in-memory getter (a deep copy per GET). In a cluster each prepare adds one GET per claim.';
+  'The API server GET of each ResourceClaim is excluded: the plugin builds each claim in memory from its name, which encodes the allocated devices (a fresh object per GET, no I/O). In a cluster each prepare adds one GET per claim.';
 
 // ---- claims ------------------------------------------------------------------------------------
 
-/** Makes claims with fresh UIDs; every claim is put into the getter until it is released. */
+/**
+ * Makes claims with fresh UIDs. The allocation travels in the claim name (`lib/claim-names.ts`),
+ * so the plugin, in whichever process it runs, answers its claim GET without asking us.
+ */
 class ClaimFactory {
   #next = 1;
-  readonly #rig: PluginRig;
-
-  constructor(rig: PluginRig) {
-    this.#rig = rig;
-  }
 
   make(request: string, devices: readonly string[]): ClaimRef {
-    const n = this.#next++;
-    const claim: ResourceClaim = makeClaim({
-      name: `claim-${n}`,
-      uid: uidOf(n),
-      namespace: NAMESPACE,
-      pool: this.#rig.nodeName,
-      results: devices.map((device) => ({ request, device })),
-    });
-    this.#rig.claims.put(claim);
-    return refOf(claim);
-  }
-
-  release(ref: ClaimRef): void {
-    this.#rig.claims.delete(ref.namespace, ref.name);
+    return claimRefOf(NAMESPACE, { n: this.#next++, request, devices });
   }
 }
 
 // ---- calls -------------------------------------------------------------------------------------
 
 /** One NodePrepareResources call for one claim; throws unless the claim got `devices` devices. */
-async function prepareOne(rig: PluginRig, ref: ClaimRef, devices: number): Promise<number> {
+async function prepareOne(
+  plugin: PluginUnderTest,
+  ref: ClaimRef,
+  devices: number,
+): Promise<number> {
   const started = performance.now();
-  const response = await rig.client.prepare([ref]);
+  const response = await plugin.client.prepare([ref]);
   const elapsed = performance.now() - started;
   const entry = response.claims[ref.uid];
   if (entry?.error !== undefined && entry.error !== '')
@@ -121,9 +124,9 @@ async function prepareOne(rig: PluginRig, ref: ClaimRef, devices: number): Promi
   return elapsed;
 }
 
-async function unprepareOne(rig: PluginRig, ref: ClaimRef): Promise<number> {
+async function unprepareOne(plugin: PluginUnderTest, ref: ClaimRef): Promise<number> {
   const started = performance.now();
-  const response = await rig.client.unprepare([ref]);
+  const response = await plugin.client.unprepare([ref]);
   const elapsed = performance.now() - started;
   const error = response.claims[ref.uid]?.error;
   if (error !== undefined && error !== '')
@@ -164,39 +167,45 @@ interface ScenarioResult {
 const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
 
 /** Sizes of the files one prepared claim produces (measured once, outside the timings). */
-async function fileSizes(rig: PluginRig, factory: ClaimFactory, devices: readonly string[]) {
+async function fileSizes(
+  plugin: PluginUnderTest,
+  factory: ClaimFactory,
+  devices: readonly string[],
+) {
   const ref = factory.make('gpu', devices);
-  await prepareOne(rig, ref, devices.length);
-  const cdiSpec = (await stat(rig.cdi.specPath(ref.uid))).size;
-  const checkpoint = (await stat(rig.checkpoint.path)).size;
-  await unprepareOne(rig, ref);
-  factory.release(ref);
-  return { cdiSpec, checkpoint };
+  await prepareOne(plugin, ref, devices.length);
+  const sizes = await plugin.fileSizes(ref.uid);
+  await unprepareOne(plugin, ref);
+  return sizes;
+}
+
+/** The plugin's phases and checkpoint writes since the last reset, read after a scenario. */
+async function pluginSide(
+  plugin: PluginUnderTest,
+): Promise<{ phases: PhaseTimer; writes: number }> {
+  const stats: PluginStats = await plugin.collectStats();
+  return { phases: PhaseTimer.from(stats.phases), writes: stats.checkpointWrites };
 }
 
 async function sequential(
-  rig: PluginRig,
+  plugin: PluginUnderTest,
   factory: ClaimFactory,
   spec: { id: string; title: string; request: string; devices: readonly string[] },
   args: BenchArgs,
 ): Promise<ScenarioResult> {
-  const bytes = await fileSizes(rig, factory, spec.devices);
+  const bytes = await fileSizes(plugin, factory, spec.devices);
   const prepare: number[] = [];
   const unprepare: number[] = [];
-  let writesBefore = rig.checkpoint.writeCount;
   for (let i = 0; i < args.warmup + args.iterations; i++) {
-    if (i === args.warmup) {
-      rig.phases.reset();
-      writesBefore = rig.checkpoint.writeCount;
-    }
+    if (i === args.warmup) await plugin.resetStats();
     const ref = factory.make(spec.request, spec.devices);
-    const p = await prepareOne(rig, ref, spec.devices.length);
-    const u = await unprepareOne(rig, ref);
-    factory.release(ref);
+    const p = await prepareOne(plugin, ref, spec.devices.length);
+    const u = await unprepareOne(plugin, ref);
     if (i < args.warmup) continue;
     prepare.push(p);
     unprepare.push(u);
   }
+  const side = await pluginSide(plugin);
   return {
     id: spec.id,
     title: spec.title,
@@ -206,17 +215,17 @@ async function sequential(
     unprepare: summarize(unprepare),
     prepareCallsPerSecond: ratePerSecond(prepare.length, sum(prepare)),
     unprepareCallsPerSecond: ratePerSecond(unprepare.length, sum(unprepare)),
-    phases: orderedPhases(rig),
-    durableMsPerPrepare: rig.phases.coveredMs(DURABLE_PREPARE_PHASES) / prepare.length,
-    durableShare: rig.phases.coveredMs(DURABLE_PREPARE_PHASES) / sum(prepare),
-    checkpointWritesPerCycle: (rig.checkpoint.writeCount - writesBefore) / prepare.length,
+    phases: orderedPhases(side.phases),
+    durableMsPerPrepare: side.phases.coveredMs(DURABLE_PREPARE_PHASES) / prepare.length,
+    durableShare: side.phases.coveredMs(DURABLE_PREPARE_PHASES) / sum(prepare),
+    checkpointWritesPerCycle: side.writes / prepare.length,
     bytes,
   };
 }
 
 /** The first `count` placements of the partition profile across the node's GPUs. */
-function partitionDevices(rig: PluginRig, count: number): string[] {
-  const names = rig.backend
+function partitionDevices(count: number): string[] {
+  const names = new FakeGpuBackend(NODE_NAME, { profile: PROFILE })
     .inventory()
     .gpus.flatMap((gpu) => partitionPlacements(gpu))
     .filter((p) => p.profile.name === PARTITION_PROFILE)
@@ -229,40 +238,39 @@ function partitionDevices(rig: PluginRig, count: number): string[] {
 }
 
 /** One round: prepare every slot at once, then unprepare every slot at once. */
-async function round(rig: PluginRig, factory: ClaimFactory, slots: readonly string[]) {
+async function round(plugin: PluginUnderTest, factory: ClaimFactory, slots: readonly string[]) {
   const refs = slots.map((device) => factory.make('gpu', [device]));
   const t0 = performance.now();
-  const prepare = await Promise.all(refs.map((ref) => prepareOne(rig, ref, 1)));
+  const prepare = await Promise.all(refs.map((ref) => prepareOne(plugin, ref, 1)));
   const t1 = performance.now();
-  const unprepare = await Promise.all(refs.map((ref) => unprepareOne(rig, ref)));
+  const unprepare = await Promise.all(refs.map((ref) => unprepareOne(plugin, ref)));
   const t2 = performance.now();
-  for (const ref of refs) factory.release(ref);
   return { prepare, unprepare, prepareWall: t1 - t0, unprepareWall: t2 - t1 };
 }
 
 async function concurrent(
-  rig: PluginRig,
+  plugin: PluginUnderTest,
   factory: ClaimFactory,
   slots: readonly string[],
   args: BenchArgs,
 ): Promise<ScenarioResult> {
-  const bytes = await fileSizes(rig, factory, [slots[0] ?? '']);
+  const bytes = await fileSizes(plugin, factory, [slots[0] ?? '']);
   const warmupRounds = Math.ceil(args.warmup / args.concurrency);
   const rounds = Math.ceil(args.iterations / args.concurrency);
-  for (let i = 0; i < warmupRounds; i++) await round(rig, factory, slots);
-  rig.phases.reset();
-  const writesBefore = rig.checkpoint.writeCount;
+  for (let i = 0; i < warmupRounds; i++) await round(plugin, factory, slots);
+  await plugin.resetStats();
   const prepare: number[] = [];
   const unprepare: number[] = [];
   let prepareWall = 0;
   let unprepareWall = 0;
   for (let i = 0; i < rounds; i++) {
-    const r = await round(rig, factory, slots);
+    const r = await round(plugin, factory, slots);
     prepare.push(...r.prepare);
     unprepare.push(...r.unprepare);
     prepareWall += r.prepareWall;
     unprepareWall += r.unprepareWall;
   }
+  const side = await pluginSide(plugin);
   return {
     id: 'conc',
     title: `1 partition per claim, ${args.concurrency} calls in flight`,
@@ -272,31 +280,31 @@ async function concurrent(
     unprepare: summarize(unprepare),
     prepareCallsPerSecond: ratePerSecond(prepare.length, prepareWall),
     unprepareCallsPerSecond: ratePerSecond(unprepare.length, unprepareWall),
-    phases: orderedPhases(rig),
-    durableMsPerPrepare: rig.phases.coveredMs(DURABLE_PREPARE_PHASES) / prepare.length,
-    durableShare: rig.phases.coveredMs(DURABLE_PREPARE_PHASES) / prepareWall,
-    checkpointWritesPerCycle: (rig.checkpoint.writeCount - writesBefore) / prepare.length,
+    phases: orderedPhases(side.phases),
+    durableMsPerPrepare: side.phases.coveredMs(DURABLE_PREPARE_PHASES) / prepare.length,
+    durableShare: side.phases.coveredMs(DURABLE_PREPARE_PHASES) / prepareWall,
+    checkpointWritesPerCycle: side.writes / prepare.length,
     bytes,
   };
 }
 
 const PHASE_ORDER: readonly string[] = Object.values(PHASE);
 
-/** The rig's phases in pipeline order (they are recorded in completion order). */
-function orderedPhases(rig: PluginRig): PhaseRow[] {
+/** The plugin's phases in pipeline order (they are recorded in completion order). */
+function orderedPhases(phases: PhaseTimer): PhaseRow[] {
   const rank = (phase: string): number => {
     const i = PHASE_ORDER.indexOf(phase);
     return i < 0 ? PHASE_ORDER.length : i;
   };
-  return rig.phases.summaries().sort((a, b) => rank(a.phase) - rank(b.phase));
+  return phases.summaries().sort((a, b) => rank(a.phase) - rank(b.phase));
 }
 
 /** NodePrepareResources with no claims: the gRPC round trip and request handling alone. */
-async function grpcBaseline(rig: PluginRig, args: BenchArgs): Promise<number[]> {
+async function grpcBaseline(plugin: PluginUnderTest, args: BenchArgs): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; i < args.warmup + args.iterations; i++) {
     const started = performance.now();
-    await rig.client.prepare([]);
+    await plugin.client.prepare([]);
     if (i >= args.warmup) samples.push(performance.now() - started);
   }
   return samples;
@@ -411,11 +419,15 @@ function derive(m: Measurements): Derived {
   };
 }
 
-function printReport(m: Measurements, d: Derived, storage: string): void {
+function printReport(r: Run, d: Derived): void {
+  const { m } = r;
   const out: string[] = [];
+  const where =
+    r.topology === 'process' ? `plugin process ${r.pluginPid}` : `plugin in this process`;
   out.push(
     '',
-    `NodePrepareResources latency, kubelet client → plugin over a unix socket; data dir on ${storage}`,
+    `NodePrepareResources latency, kubelet client → plugin over a unix socket; data dir on ${r.storageLine}`,
+    `Topology ${r.topology} (${where}): ${describeTopology(r.topology)}`,
   );
   out.push(`Note: ${API_NOTE}`, '', latencyTable(m), '');
   for (const s of m.scenarios) out.push(phaseTable(s), '');
@@ -434,13 +446,14 @@ function printReport(m: Measurements, d: Derived, storage: string): void {
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
-function headline(m: Measurements, d: Derived): string {
+function headline(r: Run, d: Derived): string {
+  const { m } = r;
   const by = (id: string) => m.scenarios.find((s) => s.id === id);
   const s1 = by('seq-1')?.prepare;
   const s8 = by('seq-8')?.prepare;
   const c = by('conc');
   return [
-    `prepare 1 dev p50/p99 ${formatMs(s1?.p50 ?? Number.NaN)}/${formatMs(s1?.p99 ?? Number.NaN)} ms`,
+    `topology ${r.topology}: prepare 1 dev p50/p99 ${formatMs(s1?.p50 ?? Number.NaN)}/${formatMs(s1?.p99 ?? Number.NaN)} ms`,
     `8 dev ${formatMs(s8?.p50 ?? Number.NaN)}/${formatMs(s8?.p99 ?? Number.NaN)} ms (target p99 < 5 ms ${d.target.met ? 'met' : 'missed'})`,
     `${c?.inFlight ?? 0} in flight ${formatRate(c?.prepareCallsPerSecond ?? Number.NaN)} calls/s`,
     `fsync p50 ${formatMs(m.disk.fileFsync.p50)} ms`,
@@ -449,9 +462,10 @@ function headline(m: Measurements, d: Derived): string {
 
 // ---- main --------------------------------------------------------------------------------------
 
-function scenarioParameters(args: BenchArgs): Record<string, unknown> {
+function scenarioParameters(args: BenchArgs, topology: Topology): Record<string, unknown> {
   return {
     benchmark: BENCHMARK,
+    topology,
     nodeName: NODE_NAME,
     profile: PROFILE,
     iterations: args.iterations,
@@ -470,18 +484,23 @@ function scenarioParameters(args: BenchArgs): Record<string, unknown> {
       },
     },
     claimUids: 'uidOf(n), n = 1, 2, ... in run order (a fresh UID per prepare)',
+    claimNames: 'c<n>.<request>.<device>... (the allocation, read by the plugin)',
     diskBaselineFileBytes: BASELINE_FILE_BYTES,
   };
 }
 
-async function measure(rig: PluginRig, args: BenchArgs, scratch: string): Promise<Measurements> {
-  const slots = partitionDevices(rig, args.concurrency); // fails fast on a too-large --concurrency
+async function measure(
+  plugin: PluginUnderTest,
+  args: BenchArgs,
+  scratch: string,
+): Promise<Measurements> {
+  const slots = partitionDevices(args.concurrency); // fails fast on a too-large --concurrency
   const disk = await measureDiskBaseline(scratch, args.iterations, BASELINE_FILE_BYTES);
-  const grpc = await grpcBaseline(rig, args);
-  const factory = new ClaimFactory(rig);
+  const grpc = await grpcBaseline(plugin, args);
+  const factory = new ClaimFactory();
   const whole = Array.from({ length: GPUS }, (_, i) => wholeGpuDeviceName(i));
   const seq1 = await sequential(
-    rig,
+    plugin,
     factory,
     {
       id: 'seq-1',
@@ -492,12 +511,12 @@ async function measure(rig: PluginRig, args: BenchArgs, scratch: string): Promis
     args,
   );
   const seq8 = await sequential(
-    rig,
+    plugin,
     factory,
     { id: 'seq-8', title: '8 GPUs per claim, sequential', request: 'gpus', devices: whole },
     args,
   );
-  const conc = await concurrent(rig, factory, slots, args);
+  const conc = await concurrent(plugin, factory, slots, args);
   return {
     scenarios: [seq1, seq8, conc],
     grpc: summarize(grpc),
@@ -523,72 +542,100 @@ function roundedScenario(s: ScenarioResult) {
   };
 }
 
-async function main(): Promise<void> {
-  const args = parseBenchArgs(process.argv.slice(2), DEFAULTS);
-  if (args.help) {
-    process.stdout.write(`${usage('npm run bench:plugin --', DEFAULTS)}\n`);
-    return;
-  }
+const USAGE_TOPOLOGY = `  --topology T     process: the plugin in a child process of its own, as in a cluster (default)
+                   inline: client and plugin in this one process and event loop (for comparison)`;
+
+interface Run {
+  readonly topology: Topology;
+  readonly pluginPid: number;
+  readonly startedAt: Date;
+  readonly machineAtStart: MachineInfo;
+  readonly storage: FilesystemInfo;
+  /** The filesystem and the scratch directory, for the printed report. */
+  readonly storageLine: string;
+  readonly m: Measurements;
+}
+
+/** Starts the plugin in `topology` on a fresh scratch directory, measures, and cleans up. */
+async function run(args: BenchArgs, topology: Topology): Promise<Run> {
   const startedAt = new Date();
   const machineAtStart = machineInfo();
   const scratch = await makeScratchDir('phalanx-bench-', args.dataDir, REPO_ROOT);
   const fs = scratch.filesystem;
-  const storage = `${fs.fsType} (${fs.source} at ${fs.mountPoint}, ${scratch.path})`;
   process.stdout.write(
-    `${BENCHMARK}: ${args.iterations} iterations, warm-up ${args.warmup}, ${args.concurrency} in flight; ${machineAtStart.cpuCount} × ${machineAtStart.cpuModel}, load ${machineAtStart.loadAverage.join(' ')}\n`,
+    `${BENCHMARK}: topology ${topology}, ${args.iterations} iterations, warm-up ${args.warmup}, ${args.concurrency} in flight; ${machineAtStart.cpuCount} × ${machineAtStart.cpuModel}, load ${machineAtStart.loadAverage.join(' ')}\n`,
   );
-  let m: Measurements;
   try {
-    const rig = await startPluginRig({
+    const plugin = await startPluginUnderTest({
+      topology,
       root: join(scratch.path, 'plugin'),
       nodeName: NODE_NAME,
       profile: PROFILE,
     });
     try {
-      m = await measure(rig, args, scratch.path);
+      const m = await measure(plugin, args, scratch.path);
+      const storageLine = `${fs.fsType} (${fs.source} at ${fs.mountPoint}, ${scratch.path})`;
+      const { pluginPid } = plugin;
+      return { topology, pluginPid, startedAt, machineAtStart, storage: fs, storageLine, m };
     } finally {
-      await rig.close();
+      await plugin.close();
     }
   } finally {
     await removeScratchDir(scratch);
   }
-  const d = derive(m);
-  printReport(m, d, storage);
-  if (!args.record) return;
+}
+
+function resultOf(r: Run, args: BenchArgs, d: Derived): ResultEnvelope & Record<string, unknown> {
   const machine = machineInfo();
-  const result: ResultEnvelope & Record<string, unknown> = {
+  return {
     benchmark: BENCHMARK,
     schemaVersion: RESULT_SCHEMA_VERSION,
-    startedAt: startedAt.toISOString(),
+    startedAt: r.startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
-    machine: { ...machine, loadAverage: machineAtStart.loadAverage },
+    machine: { ...machine, loadAverage: r.machineAtStart.loadAverage },
     loadAverageAtEnd: machine.loadAverage,
     runtime: runtimeInfo(),
     packages: packageVersions(REPO_ROOT, ['@grpc/grpc-js', '@grpc/proto-loader', 'protobufjs']),
     git: gitInfo(REPO_ROOT) ?? null,
+    topology: { mode: r.topology, description: describeTopology(r.topology) },
     input: describeInput(
-      'NodePrepareResources then NodeUnprepareResources over the plugin unix socket with the fake sxm8-80g backend; claims allocated to the node pool, served from memory',
-      scenarioParameters(args),
+      'NodePrepareResources then NodeUnprepareResources over the plugin unix socket with the fake sxm8-80g backend; claims allocated to the node pool, built in memory from their names',
+      scenarioParameters(args, r.topology),
     ),
     notes: [
       API_NOTE,
+      `Topology ${r.topology}: ${describeTopology(r.topology)}.`,
       'Latency is measured in the client around each gRPC call (kubelet view): request encode, unix socket, server handling incl. checkpoint and CDI fsyncs, response decode.',
       'Percentiles by nearest rank; times in milliseconds.',
     ],
-    storage: fs,
-    scenarios: m.scenarios.map(roundedScenario),
+    storage: r.storage,
+    scenarios: r.m.scenarios.map(roundedScenario),
     baselines: {
-      grpcNoClaims: roundSummary(m.grpc),
-      fileFsync: roundSummary(m.disk.fileFsync),
-      dirFsync: roundSummary(m.disk.dirFsync),
-      atomicWrite: roundSummary(m.disk.atomicWrite),
+      grpcNoClaims: roundSummary(r.m.grpc),
+      fileFsync: roundSummary(r.m.disk.fileFsync),
+      dirFsync: roundSummary(r.m.disk.dirFsync),
+      atomicWrite: roundSummary(r.m.disk.atomicWrite),
       fileBytes: BASELINE_FILE_BYTES,
     },
     ...d,
   };
-  const host = shortHostName(machine.hostname);
+}
+
+async function main(): Promise<void> {
+  const { topology, rest } = takeTopologyFlag(process.argv.slice(2));
+  const args = parseBenchArgs(rest, DEFAULTS);
+  if (args.help) {
+    process.stdout.write(`${usage('npm run bench:plugin --', DEFAULTS)}\n${USAGE_TOPOLOGY}\n`);
+    return;
+  }
+  const r = await run(args, topology);
+  const d = derive(r.m);
+  printReport(r, d);
+  if (!args.record) return;
+  const result = resultOf(r, args, d);
+  const host = shortHostName(r.machineAtStart.hostname);
   let formatted = true;
-  const path = writeResult(args.out, result, host, headline(m, d), (paths) => {
+  const path = writeResult(args.out, result, host, headline(r, d), (paths) => {
     formatted = formatWithBiome(REPO_ROOT, paths) || pathsInside(REPO_ROOT, paths).length === 0;
   });
   process.stdout.write(

@@ -5,10 +5,14 @@
  */
 import { type Summary, summarize } from './stats.ts';
 
-interface Interval {
+/** One timed step: `performance.now()` at its start and end (in the process that timed it). */
+export interface Interval {
   readonly start: number;
   readonly end: number;
 }
+
+/** Every recorded interval by phase, in first-recorded order: plain data, safe to send over IPC. */
+export type PhaseIntervals = Readonly<Record<string, readonly Interval[]>>;
 
 /** Total length covered by a set of intervals, overlaps counted once. */
 export function coveredLength(intervals: readonly Interval[]): number {
@@ -29,6 +33,14 @@ export function coveredLength(intervals: readonly Interval[]): number {
 
 export class PhaseTimer {
   readonly #intervals = new Map<string, Interval[]>();
+
+  /** A timer holding `recorded` (e.g. intervals another process timed and sent over). */
+  static from(recorded: PhaseIntervals): PhaseTimer {
+    const timer = new PhaseTimer();
+    for (const [phase, list] of Object.entries(recorded))
+      for (const { start, end } of list) timer.recordInterval(phase, start, end);
+    return timer;
+  }
 
   /** Runs `fn` and records how long it took under `phase`, whether it resolves or rejects. */
   async time<T>(phase: string, fn: () => Promise<T>): Promise<T> {
@@ -55,6 +67,11 @@ export class PhaseTimer {
   /** Forgets everything recorded so far (call after a warm-up). */
   reset(): void {
     this.#intervals.clear();
+  }
+
+  /** A copy of everything recorded so far; {@link PhaseTimer.from} turns it back into a timer. */
+  intervals(): PhaseIntervals {
+    return Object.fromEntries([...this.#intervals].map(([phase, list]) => [phase, [...list]]));
   }
 
   /** Phases in first-recorded order with their summaries. */

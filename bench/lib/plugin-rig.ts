@@ -1,14 +1,15 @@
 /**
- * The real kubelet plugin, assembled in-process for benchmarks, and a kubelet-side client that
- * talks to it over its real unix sockets.
+ * The real kubelet plugin, assembled for benchmarks ({@link startPluginServer}: what the plugin
+ * process runs), and the same plus a kubelet-side client in one process ({@link startPluginRig}).
  *
  * Same parts as `src/driver/plugin.ts` (fake GPU backend, checkpoint, CDI spec store, device
- * state, gRPC servers) minus the API server: ResourceClaims come from an in-memory getter, and no
- * ResourceSlices are published. Every durable step (checkpoint writes, CDI spec write/remove) and
- * the claim fetch are wrapped in a {@link PhaseTimer}, so a benchmark can say where time goes.
+ * state, gRPC servers) minus the API server: ResourceClaims come from an in-memory getter that
+ * reads the allocation from the claim name (`claim-names.ts`), and no ResourceSlices are
+ * published. Every durable step (checkpoint writes, CDI spec write/remove) and the claim fetch
+ * are wrapped in a {@link PhaseTimer}, so a benchmark can say where time goes.
  */
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ResourceClaim } from '../../src/api/resource/v1.ts';
 import { DRIVER_NAME } from '../../src/config/plugin.ts';
 import { FakeGpuBackend } from '../../src/devices/fake/backend.ts';
 import { CdiSpecStore } from '../../src/driver/cdi.ts';
@@ -21,7 +22,8 @@ import { DeviceState } from '../../src/driver/state.ts';
 import type { ClaimGetter, DraHandler } from '../../src/driver/types.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 import { DriverMetrics } from '../../src/observability/metrics.ts';
-import { PhaseTimer } from './phases.ts';
+import { NameDerivedClaimGetter } from './claim-names.ts';
+import { type PhaseIntervals, PhaseTimer } from './phases.ts';
 
 /** Phase names recorded by the rig, in pipeline order (each handler total after its steps). */
 export const PHASE = {
@@ -42,28 +44,6 @@ export const DURABLE_PREPARE_PHASES: readonly string[] = [
   PHASE.checkpointCompleted,
 ];
 
-/** ResourceClaims held in memory, as the API server would return them (a deep copy per GET). */
-export class MemoryClaimGetter implements ClaimGetter {
-  readonly #claims = new Map<string, ResourceClaim>();
-
-  put(claim: ResourceClaim): void {
-    this.#claims.set(`${claim.metadata.namespace ?? ''}/${claim.metadata.name ?? ''}`, claim);
-  }
-
-  delete(namespace: string, name: string): void {
-    this.#claims.delete(`${namespace}/${name}`);
-  }
-
-  get size(): number {
-    return this.#claims.size;
-  }
-
-  async get(namespace: string, name: string): Promise<ResourceClaim | undefined> {
-    const claim = this.#claims.get(`${namespace}/${name}`);
-    return claim === undefined ? undefined : structuredClone(claim);
-  }
-}
-
 export interface PluginRigOptions {
   /** Scratch directory on the disk under test; the rig uses `kubelet/`, `data/` and `cdi/` in it. */
   readonly root: string;
@@ -72,19 +52,46 @@ export interface PluginRigOptions {
   readonly profile: string;
 }
 
-export interface PluginRig {
+/** What the plugin side reports at a scenario boundary. */
+export interface PluginStats {
+  /** Every timed step since the last reset, by phase. */
+  readonly phases: PhaseIntervals;
+  /** Durable checkpoint commits (journal appends + snapshots) since the last reset. */
+  readonly checkpointWrites: number;
+}
+
+/** Sizes of the files one prepared claim has on disk. */
+export interface ClaimFileSizes {
+  readonly cdiSpec: number;
+  /** The checkpoint snapshot file. */
+  readonly checkpoint: number;
+}
+
+/** The plugin serving its sockets, with the instrumentation a benchmark reads. */
+export interface PluginServer {
   readonly nodeName: string;
   readonly driverName: string;
   readonly paths: PluginSocketPaths;
+  /** Where a kubelet client dials GetInfo. */
+  readonly registrationSocket: string;
   readonly dataDir: string;
   readonly cdiDir: string;
   readonly backend: FakeGpuBackend;
   readonly checkpoint: Checkpoint;
   readonly cdi: CdiSpecStore;
-  readonly claims: MemoryClaimGetter;
-  readonly client: KubeletClient;
+  readonly claims: NameDerivedClaimGetter;
   readonly phases: PhaseTimer;
+  /** Forgets the phases recorded so far and starts counting checkpoint writes from zero. */
+  resetStats(): void;
+  stats(): PluginStats;
+  /** Sizes of the CDI spec of `claimUid` (prepared now) and of the checkpoint snapshot. */
+  fileSizes(claimUid: string): Promise<ClaimFileSizes>;
   close(): Promise<void>;
+}
+
+/** The plugin plus a registered kubelet client in the same process. */
+export interface PluginRig extends PluginServer {
+  readonly client: KubeletClient;
 }
 
 /** Wraps the checkpoint's durable writes and the CDI store's file steps with phase timers. */
@@ -112,8 +119,8 @@ function timedHandler(state: DraHandler, phases: PhaseTimer): DraHandler {
   };
 }
 
-/** Starts the plugin on unix sockets under `options.root` and registers a kubelet client. */
-export async function startPluginRig(options: PluginRigOptions): Promise<PluginRig> {
+/** Starts the plugin on unix sockets under `options.root`; nothing has registered with it yet. */
+export async function startPluginServer(options: PluginRigOptions): Promise<PluginServer> {
   const logger = silentLogger();
   const metrics = new DriverMetrics();
   const phases = new PhaseTimer();
@@ -123,7 +130,7 @@ export async function startPluginRig(options: PluginRigOptions): Promise<PluginR
   const checkpoint = await Checkpoint.open({ dataDir, logger, metrics });
   const cdi = new CdiSpecStore({ dir: cdiDir });
   instrument(checkpoint, cdi, phases);
-  const claims = new MemoryClaimGetter();
+  const claims = new NameDerivedClaimGetter(options.nodeName);
   const timedClaims: ClaimGetter = {
     get: (namespace, name, signal) =>
       phases
@@ -155,29 +162,55 @@ export async function startPluginRig(options: PluginRigOptions): Promise<PluginR
     metrics,
     logger,
   });
-  const client = new KubeletClient(servers.registrationSocket);
-  try {
-    await client.register();
-  } catch (err) {
-    client.close();
-    await servers.close();
-    throw err;
-  }
+  let writesAtReset = checkpoint.writeCount;
   return {
     nodeName: options.nodeName,
     driverName: DRIVER_NAME,
     paths,
+    registrationSocket: servers.registrationSocket,
     dataDir,
     cdiDir,
     backend,
     checkpoint,
     cdi,
     claims,
-    client,
     phases,
+    resetStats() {
+      phases.reset();
+      writesAtReset = checkpoint.writeCount;
+    },
+    stats: () => ({
+      phases: phases.intervals(),
+      checkpointWrites: checkpoint.writeCount - writesAtReset,
+    }),
+    async fileSizes(claimUid) {
+      const [spec, snapshot] = await Promise.all([
+        stat(cdi.specPath(claimUid)),
+        stat(checkpoint.path),
+      ]);
+      return { cdiSpec: spec.size, checkpoint: snapshot.size };
+    },
+    close: () => servers.close(),
+  };
+}
+
+/** Starts the plugin and registers a kubelet client with it, both in this process. */
+export async function startPluginRig(options: PluginRigOptions): Promise<PluginRig> {
+  const server = await startPluginServer(options);
+  const client = new KubeletClient(server.registrationSocket);
+  try {
+    await client.register();
+  } catch (err) {
+    client.close();
+    await server.close();
+    throw err;
+  }
+  return {
+    ...server,
+    client,
     async close() {
       client.close();
-      await servers.close();
+      await server.close();
     },
   };
 }

@@ -10,7 +10,7 @@ import https from 'node:https';
 import net from 'node:net';
 import { join, resolve } from 'node:path';
 import { createPki, type Identity, type Pki, writeKubeconfig } from './pki.ts';
-import { Supervisor, waitFor } from './processes.ts';
+import { Supervisor } from './processes.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 export const DEFAULT_STATE_DIR = '/tmp/phalanx-cluster';

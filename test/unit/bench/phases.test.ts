@@ -43,6 +43,33 @@ describe('PhaseTimer', () => {
     expect(t.coveredMs(['cdi', 'completed'])).toBe(3);
     expect(t.coveredMs(['missing'])).toBe(0);
   });
+
+  it('hands its intervals over as plain data and rebuilds the same timer from them', () => {
+    const t = new PhaseTimer();
+    t.recordInterval('started', 0, 2);
+    t.recordInterval('cdi', 2, 5);
+    t.recordInterval('started', 10, 11);
+    const sent: unknown = structuredClone(t.intervals());
+    expect(sent).toEqual({
+      started: [
+        { start: 0, end: 2 },
+        { start: 10, end: 11 },
+      ],
+      cdi: [{ start: 2, end: 5 }],
+    });
+    const copy = PhaseTimer.from(t.intervals());
+    expect(copy.summaries()).toEqual(t.summaries());
+    expect(copy.coveredMs(['started', 'cdi'])).toBe(6);
+  });
+
+  it('gives a copy: later recordings and resets do not change intervals already taken', () => {
+    const t = new PhaseTimer();
+    t.recordInterval('a', 0, 1);
+    const taken = t.intervals();
+    t.recordInterval('a', 1, 3);
+    t.reset();
+    expect(taken).toEqual({ a: [{ start: 0, end: 1 }] });
+  });
 });
 
 describe('coveredLength', () => {

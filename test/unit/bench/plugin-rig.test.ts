@@ -2,8 +2,9 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { claimRefOf } from '../../../bench/lib/claim-names.ts';
 import { PHASE, type PluginRig, startPluginRig } from '../../../bench/lib/plugin-rig.ts';
-import { makeClaim, refOf, uidOf } from '../../helpers/claims.ts';
+import { uidOf } from '../../helpers/claims.ts';
 
 describe('plugin rig', () => {
   let root: string;
@@ -20,15 +21,7 @@ describe('plugin rig', () => {
   it('prepares and unprepares a claim over the real socket, timing every durable step', async () => {
     rig = await startPluginRig({ root, nodeName: 'node-x', profile: 'sxm8-80g' });
     const devices = ['gpu-0', 'gpu-7'];
-    const claim = makeClaim({
-      name: 'c',
-      uid: uidOf(1),
-      namespace: 'bench',
-      pool: 'node-x',
-      results: devices.map((device) => ({ request: 'gpus', device })),
-    });
-    rig.claims.put(claim);
-    const ref = refOf(claim);
+    const ref = claimRefOf('bench', { n: 1, request: 'gpus', devices });
 
     const prepared = await rig.client.prepare([ref]);
     expect(prepared.claims[uidOf(1)]?.devices?.map((d) => d.device_name)).toEqual(devices);
@@ -54,12 +47,31 @@ describe('plugin rig', () => {
     });
   });
 
-  it('answers a claim the getter does not hold with a per-claim error', async () => {
+  it('counts phases and checkpoint writes from the last reset, and sizes a prepared claim', async () => {
+    rig = await startPluginRig({ root, nodeName: 'node-x', profile: 'sxm8-80g' });
+    const warm = claimRefOf('bench', { n: 1, request: 'gpu', devices: ['gpu-0'] });
+    await rig.client.prepare([warm]);
+    await rig.client.unprepare([warm]);
+    rig.resetStats();
+    expect(rig.stats()).toEqual({ phases: {}, checkpointWrites: 0 });
+
+    const ref = claimRefOf('bench', { n: 2, request: 'gpu', devices: ['gpu-1'] });
+    await rig.client.prepare([ref]);
+    const sizes = await rig.fileSizes(ref.uid);
+    expect(sizes.cdiSpec).toBeGreaterThan(0);
+    expect(sizes.checkpoint).toBeGreaterThan(0);
+    await rig.client.unprepare([ref]);
+    const stats = rig.stats();
+    expect(stats.checkpointWrites).toBe(3); // PrepareStarted, PrepareCompleted, removal
+    expect(stats.phases[PHASE.prepareHandler]).toHaveLength(1);
+    expect(stats.phases[PHASE.claimGet]).toHaveLength(1);
+  });
+
+  it('answers a claim whose name carries no allocation with a per-claim error', async () => {
     rig = await startPluginRig({ root, nodeName: 'node-x', profile: 'sxm8-80g' });
     const answer = await rig.client.prepare([{ namespace: 'bench', name: 'gone', uid: uidOf(2) }]);
     expect(answer.claims[uidOf(2)]?.error).toBe(
       'claim bench/gone not found; it may have been deleted',
     );
-    expect(rig.claims.size).toBe(0);
   });
 });
