@@ -19,9 +19,12 @@ help:
 	@echo "make cluster-up    start the local real cluster (3 kubelets on a fake CRI, a plugin per node)"
 	@echo "make cluster-down  stop it and remove its state"
 
-# Reinstall when the lockfile changed since the last install.
-node_modules/.package-lock.json: package-lock.json
-	$(NPM) ci --no-audit --no-fund
+# Reinstall when the lockfile changed since the last install. `npm install` (not `npm ci`) with
+# the committed lockfile: some registries serve only a platform's own optional binaries (Biome's
+# other-platform packages answer 404), which `npm ci` rejects as an out-of-sync lockfile while
+# `npm install` skips them as the optional packages they are. The lockfile stays unchanged.
+node_modules/.package-lock.json: package-lock.json package.json
+	$(NPM) install --no-audit --no-fund
 	@touch $@
 
 deps: node_modules/.package-lock.json
