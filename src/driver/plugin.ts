@@ -27,14 +27,9 @@ import {
 } from '../observability/metrics-server.ts';
 import { CdiSpecStore } from './cdi.ts';
 import { Checkpoint } from './checkpoint.ts';
-import {
-  type LivenessServer,
-  type PluginServers,
-  pluginLivenessChecks,
-  startLivenessServer,
-  startPluginServers,
-} from './grpc-server.ts';
+import { type PluginServers, startPluginServers } from './grpc-server.ts';
 import { BackendHealthSource } from './health.ts';
+import { type LivenessServer, pluginLivenessChecks, startLivenessServer } from './liveness.ts';
 import { SlicePublisher } from './publisher.ts';
 import { layoutForServerVersion, type SliceLayout } from './slices.ts';
 import { pluginSocketPaths } from './sockets.ts';

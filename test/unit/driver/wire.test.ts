@@ -30,13 +30,12 @@ import {
   status,
 } from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type PluginServers, startPluginServers } from '../../../src/driver/grpc-server.ts';
 import {
   type LivenessCheck,
-  type PluginServers,
   pluginLivenessChecks,
   startLivenessServer,
-  startPluginServers,
-} from '../../../src/driver/grpc-server.ts';
+} from '../../../src/driver/liveness.ts';
 import { type PluginSocketPaths, pluginSocketPaths } from '../../../src/driver/sockets.ts';
 import type {
   ClaimRef,
