@@ -1,25 +1,9 @@
 /**
  * `phalanx demo`: the kubelet plugin on fake GPUs, end to end, with no cluster.
  */
-import { type FlagTable, parseCommandLine, usage } from '../config/flags.ts';
+import { DEMO_FLAGS } from '../config/demo.ts';
+import { parseCommandLine, usage } from '../config/flags.ts';
 import { runPluginDemo } from '../demo/plugin-demo.ts';
-import { FAKE_PROFILE_NAMES } from '../devices/fake/profiles.ts';
-
-export const DEMO_FLAGS = {
-  profile: {
-    type: 'string',
-    env: 'PHALANX_DEMO_PROFILE',
-    default: 'sxm8-80g',
-    choices: FAKE_PROFILE_NAMES,
-    description: 'Fake GPU node profile to run the demo on.',
-  },
-  keep: {
-    type: 'boolean',
-    env: 'PHALANX_DEMO_KEEP',
-    default: false,
-    description: 'Keep the temporary kubelet root (sockets, CDI specs, checkpoint) for inspection.',
-  },
-} as const satisfies FlagTable;
 
 export async function main(argv: readonly string[]): Promise<number> {
   const { values, help } = parseCommandLine('demo', DEMO_FLAGS, argv, process.env);

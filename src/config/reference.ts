@@ -4,6 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DEMO_FLAGS } from './demo.ts';
 import { markdownTable } from './flags.ts';
 import { PLUGIN_FLAGS } from './plugin.ts';
 
@@ -21,6 +22,10 @@ export function configurationReference(): string {
     '## `phalanx plugin`: the DRA kubelet plugin',
     '',
     markdownTable(PLUGIN_FLAGS),
+    '',
+    '## `phalanx demo`: the kubelet plugin on fake GPUs, no cluster',
+    '',
+    markdownTable(DEMO_FLAGS),
     '',
   ].join('\n');
 }
