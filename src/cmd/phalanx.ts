@@ -55,8 +55,12 @@ try {
     process.stderr.write(`${error.message}\n`);
     process.exitCode = 2;
   } else {
+    // Startup failures (bad config files, unreachable paths) are for a person: the sentence, not
+    // the stack. PHALANX_DEBUG=1 adds the stack.
+    const message = error instanceof Error ? error.message : String(error);
+    const debug = process.env.PHALANX_DEBUG === '1' && error instanceof Error;
     process.stderr.write(
-      `phalanx: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      `phalanx ${process.argv[2] ?? ''}: ${message}${debug ? `\n${error.stack ?? ''}` : ''}\n`,
     );
     process.exitCode = 1;
   }

@@ -66,8 +66,14 @@ export interface KubeClientOptions {
 
 export function loadKubeConfig(path?: string): KubeConfig {
   const kc = new KubeConfig();
-  if (path !== undefined && path !== '') kc.loadFromFile(path);
-  else kc.loadFromDefault();
+  if (path !== undefined && path !== '') {
+    try {
+      kc.loadFromFile(path);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(`cannot load kubeconfig ${path}: ${reason}; check --kubeconfig (KUBECONFIG)`);
+    }
+  } else kc.loadFromDefault();
   if (kc.getCurrentCluster() === null) {
     throw new Error(
       'no Kubernetes cluster configured: set --kubeconfig (or KUBECONFIG), or run in a pod with a service account',
