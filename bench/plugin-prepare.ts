@@ -1,7 +1,8 @@
 /**
  * `npm run bench:plugin`: NodePrepareResources / NodeUnprepareResources latency of the kubelet
  * plugin, driven like the kubelet drives it (gRPC over the real unix socket), with the real
- * checkpoint and CDI writes (fsync + rename + directory fsync) on a disk-backed directory.
+ * checkpoint journal appends (O_DSYNC) and CDI spec writes (temp file + rename) on a
+ * disk-backed directory.
  *
  * Scenarios, each after a warm-up:
  *   seq-1   a claim of 1 whole GPU: prepare, then unprepare, one call at a time

@@ -37,7 +37,7 @@ export const PHASE = {
   unprepareHandler: 'unprepare: handler total (server side)',
 } as const;
 
-/** The prepare steps that write to disk durably (journal append with O_DSYNC; CDI spec: temp + rename + dir fsync). */
+/** The prepare steps that write to disk (journal appends with O_DSYNC; the CDI spec: temp file + rename, no fsync). */
 export const DURABLE_PREPARE_PHASES: readonly string[] = [
   PHASE.checkpointStarted,
   PHASE.cdiWrite,

@@ -119,7 +119,8 @@ class PluginProcess {
   readonly #child: ChildProcess;
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
-  #exited: string | undefined;
+  /** Why the process can take no more requests (it exited or failed), once it cannot. */
+  #gone: string | undefined;
 
   constructor(child: ChildProcess) {
     this.#child = child;
@@ -133,7 +134,7 @@ class PluginProcess {
   }
 
   #fail(why: string): void {
-    this.#exited ??= why;
+    this.#gone ??= why;
     for (const p of this.#pending.values()) p.reject(new Error(why));
     this.#pending.clear();
   }
@@ -151,7 +152,7 @@ class PluginProcess {
   }
 
   call<K extends PluginOp>(op: K, input: PluginOps[K]['input']): Promise<PluginOps[K]['output']> {
-    if (this.#exited !== undefined) return Promise.reject(new Error(this.#exited));
+    if (this.#gone !== undefined) return Promise.reject(new Error(this.#gone));
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, {

@@ -195,6 +195,17 @@ export class LocalCluster {
     return join(this.binDir, name);
   }
 
+  /**
+   * API versions to switch on: with DRADeviceTaints on a release where DeviceTaintRule is still
+   * v1alpha3 (1.34, 1.35), the scheduler and controller manager watch it, so it must be served or
+   * their DRA informers never sync.
+   */
+  runtimeConfigArgs(): string[] {
+    return this.minor <= 35 && this.featureGates.includes('DRADeviceTaints=true')
+      ? ['--runtime-config=resource.k8s.io/v1alpha3=true']
+      : [];
+  }
+
   gateArgs(): string[] {
     return this.featureGates === '' ? [] : [`--feature-gates=${this.featureGates}`];
   }
@@ -330,6 +341,7 @@ export class LocalCluster {
         `--kubelet-client-key=${kubeletClient.key}`,
         `--cert-dir=${join(this.stateDir, 'apiserver-certs')}`,
         ...this.gateArgs(),
+        ...this.runtimeConfigArgs(),
       ],
     });
     await this.supervisor.waitWhileAlive(
