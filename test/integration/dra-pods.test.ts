@@ -184,7 +184,10 @@ async function deviceAttributes(): Promise<
 }
 
 beforeAll(() => {
-  c.kubectl(['create', 'namespace', NS]);
+  c.kubectl(
+    ['apply', '--server-side', '-f', '-'],
+    JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } }),
+  );
   apply([
     template('one-gpu', { deviceClassName: 'gpu.phalanx.dev', count: 1 }),
     template('four-gpus-one-nvlink', { deviceClassName: 'gpu.phalanx.dev', count: 4 }, [

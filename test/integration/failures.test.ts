@@ -61,7 +61,10 @@ async function checkpointClaims(node: string): Promise<Record<string, { state: s
 }
 
 beforeAll(() => {
-  c.kubectl(['create', 'namespace', NS]);
+  c.kubectl(
+    ['apply', '--server-side', '-f', '-'],
+    JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } }),
+  );
   c.kubectl(
     ['apply', '--server-side', '-f', '-'],
     JSON.stringify({
