@@ -57,8 +57,6 @@ export interface KubeletPlugin {
   readonly backend: FakeGpuBackend;
   readonly state: DeviceState;
   readonly servers: PluginServers;
-  /** Resolves once the API server answered and the publisher started. */
-  readonly publisherReady: Promise<SlicePublisher>;
   readonly metricsPort: number | undefined;
   readonly livenessPort: number | undefined;
   close(): Promise<void>;
@@ -245,7 +243,6 @@ export async function startKubeletPlugin(
     backend,
     state,
     servers,
-    publisherReady,
     metricsPort: metricsServer?.port,
     livenessPort: liveness?.port,
     async close(): Promise<void> {

@@ -86,7 +86,6 @@ export class SlicePublisher {
   #stopped = false;
   #backoffMs = 0;
   #unsubscribe: (() => void) | undefined;
-  #lastResult: SyncResult | undefined;
   readonly #abort = new AbortController();
 
   constructor(options: PublisherOptions) {
@@ -100,10 +99,6 @@ export class SlicePublisher {
     return this.#layout;
   }
 
-  get lastResult(): SyncResult | undefined {
-    return this.#lastResult;
-  }
-
   /** Builds the desired pool and brings the API server in line with it, once. */
   async syncOnce(signal?: AbortSignal): Promise<SyncResult> {
     const { metrics } = this.#options;
@@ -113,7 +108,6 @@ export class SlicePublisher {
       if (fallback) result = await this.#syncAttempt(signal);
       metrics.slicePublishes.inc({ result: 'success' });
       metrics.slicesPublished.set(result.sync.slices);
-      this.#lastResult = result.sync;
       return result.sync;
     } catch (error) {
       metrics.slicePublishes.inc({ result: 'error' });
@@ -132,15 +126,6 @@ export class SlicePublisher {
     if (this.#stopped) return;
     this.#pending = true;
     if (this.#running === undefined) this.#running = this.#loop();
-  }
-
-  /** Resolves once the first sync after start has succeeded (or the signal aborts). */
-  async waitForSync(signal?: AbortSignal): Promise<SyncResult> {
-    while (this.#lastResult === undefined) {
-      signal?.throwIfAborted();
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    return this.#lastResult;
   }
 
   async stop(): Promise<void> {

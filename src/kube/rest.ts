@@ -87,6 +87,7 @@ export class KubeClient {
   readonly server: URL;
   readonly #userAgent: string;
   readonly #timeoutMs: number;
+  #keepAlive: https.Agent | undefined;
 
   constructor(kubeConfig: KubeConfig, options: KubeClientOptions = {}) {
     this.kubeConfig = kubeConfig;
@@ -107,6 +108,7 @@ export class KubeClient {
       url.searchParams.set(key, value);
     const httpsOptions: https.RequestOptions = { headers: {} };
     await this.kubeConfig.applyToHTTPSOptions(httpsOptions);
+    httpsOptions.agent = this.#reuse(httpsOptions.agent);
     const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
     const headers: Record<string, string> = {
       ...(httpsOptions.headers as Record<string, string>),
@@ -142,6 +144,17 @@ export class KubeClient {
       );
     }
     return parsed as T;
+  }
+
+  /**
+   * client-node hands out one agent per cluster and user, but without keep-alive, so every call
+   * (one claim GET per prepare) would pay a new TLS handshake. A plain TLS agent is replaced once
+   * by a keep-alive twin with the same TLS settings; proxy agents are used as they come.
+   */
+  #reuse(agent: https.RequestOptions['agent']): https.RequestOptions['agent'] {
+    if (!(agent instanceof https.Agent) || agent.constructor !== https.Agent) return agent;
+    this.#keepAlive ??= new https.Agent({ ...agent.options, keepAlive: true });
+    return this.#keepAlive;
   }
 
   async serverVersion(signal?: AbortSignal): Promise<ServerVersion> {
