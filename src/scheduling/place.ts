@@ -1,0 +1,61 @@
+/**
+ * Single-pod placement: score every node that can hold the pod with the policy, take the best.
+ * Gangs are placed by gang.ts on top of the same ledger and policies.
+ *
+ * Pure: no I/O.
+ */
+import type { ClusterModel, NodeState } from './cluster.ts';
+import type { GpuPick, NodeView, PodShape } from './node-view.ts';
+import type { NodeScore, PlacementPolicy, PolicyContext } from './policy.ts';
+
+export interface Placed {
+  readonly node: NodeView;
+  readonly pick: GpuPick;
+  readonly allocation: number;
+}
+
+export interface Unplaced {
+  readonly reason: string;
+}
+
+/** The best node for the shape and the policy's pick there, without allocating. */
+export function bestNode(
+  model: ClusterModel,
+  shape: PodShape,
+  policy: PlacementPolicy,
+  ctx: PolicyContext,
+  nodes: readonly NodeState[] = model.nodes,
+): { node: NodeState; score: NodeScore } | undefined {
+  let best: { node: NodeState; score: NodeScore } | undefined;
+  for (const node of nodes) {
+    if (!node.canHold(shape)) continue;
+    const score = policy.score(node, shape, ctx);
+    if (score === undefined) continue;
+    if (best === undefined || score.score > best.score.score) best = { node, score };
+  }
+  return best;
+}
+
+export function placeOne(
+  model: ClusterModel,
+  shape: PodShape,
+  policy: PlacementPolicy,
+  ctx: PolicyContext,
+  owner: string,
+): Placed | Unplaced {
+  const best = bestNode(model, shape, policy, ctx);
+  if (best === undefined) return { reason: noRoomReason(shape) };
+  const allocation = model.allocate(best.node, shape, best.score.pick, owner);
+  return { node: best.node, pick: best.score.pick, allocation };
+}
+
+export function noRoomReason(shape: PodShape): string {
+  const gpus =
+    shape.gpuCount === 0 || shape.gpuMilli === 0
+      ? 'no GPU'
+      : shape.gpuMilli < 1000
+        ? `${shape.gpuMilli} milli-GPU`
+        : `${shape.gpuCount} GPU${shape.gpuCount === 1 ? '' : 's'}`;
+  const models = shape.gpuModels.length > 0 ? ` of model ${shape.gpuModels.join('|')}` : '';
+  return `no node has ${shape.cpuMilli} mCPU, ${Math.ceil(shape.memoryBytes / 2 ** 20)} MiB and ${gpus}${models} free`;
+}
