@@ -103,11 +103,11 @@ export class NodeState implements NodeView {
   readonly #shareUsed: Float64Array;
   readonly #counterLeft: Float64Array;
   readonly #counterTotal: readonly number[];
-  readonly #counterGpu: readonly number[];
   /** Per GPU: device index of its whole-GPU device (-1 none) and of its shareable device (-1 none). */
   readonly #wholeDevice: Int32Array;
   readonly #shareDevice: Int32Array;
-  readonly #groupDevices: number[][];
+  /** Per GPU: the counter whose free fraction stands for the GPU's (its largest), -1 none. */
+  readonly #gpuCounter: Int32Array;
 
   constructor(build: NodeBuild, ordinal: number) {
     this.name = build.name;
@@ -124,13 +124,11 @@ export class NodeState implements NodeView {
     this.#held = new Uint8Array(build.devices.length);
     this.#shareUsed = new Float64Array(build.devices.length);
     this.#counterTotal = build.counterTotal;
-    this.#counterGpu = build.counterGpu;
     this.#counterLeft = Float64Array.from(build.counterTotal);
     this.#wholeDevice = new Int32Array(this.gpuCount).fill(-1);
     this.#shareDevice = new Int32Array(this.gpuCount).fill(-1);
-    this.#groupDevices = Array.from({ length: this.gpuCount }, () => []);
+    this.#gpuCounter = largestCounters(build.counterTotal, build.counterGpu, this.gpuCount);
     build.devices.forEach((d, i) => {
-      this.#groupDevices[d.gpu]?.push(i);
       if (d.shareMilli > 0) this.#shareDevice[d.gpu] = i;
       else if (d.whole) this.#wholeDevice[d.gpu] = i;
     });
@@ -252,13 +250,7 @@ export class NodeState implements NodeView {
       if (shareDev.tainted) return 0;
       return MILLI_PER_GPU * (1 - (this.#shareUsed[share] ?? 0) / shareDev.shareMilli);
     }
-    let largest = -1;
-    for (let c = 0; c < this.#counterGpu.length; c++) {
-      if (this.#counterGpu[c] !== g) continue;
-      if (largest < 0 || (this.#counterTotal[c] ?? 0) > (this.#counterTotal[largest] ?? 0)) {
-        largest = c;
-      }
-    }
+    const largest = this.#gpuCounter[g] ?? -1;
     const whole = this.#wholeDevice[g] ?? -1;
     if (this.devices[whole]?.tainted === true) return 0;
     if (largest >= 0) {
@@ -269,6 +261,19 @@ export class NodeState implements NodeView {
     }
     return whole >= 0 && this.#held[whole] === 0 ? MILLI_PER_GPU : 0;
   }
+}
+
+function largestCounters(
+  total: readonly number[],
+  gpu: readonly number[],
+  gpus: number,
+): Int32Array {
+  const out = new Int32Array(gpus).fill(-1);
+  gpu.forEach((g, c) => {
+    const current = out[g] ?? -1;
+    if (current < 0 || (total[c] ?? 0) > (total[current] ?? 0)) out[g] = c;
+  });
+  return out;
 }
 
 function nodeBuildFromSpec(spec: NodeSpec): NodeBuild {

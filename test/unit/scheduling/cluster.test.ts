@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CapacityError, ClusterModel } from '../../../src/scheduling/cluster.ts';
+import { CapacityError, ClusterModel, type NodeState } from '../../../src/scheduling/cluster.ts';
 import type { PodShape } from '../../../src/scheduling/node-view.ts';
 
 const GiB = 2 ** 30;
@@ -79,35 +79,55 @@ describe('ClusterModel', () => {
       gpu: fc.integer({ min: 0, max: 1 }),
       release: fc.boolean(),
     });
-    fc.assert(
-      fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
-        const m = model();
-        const a = m.node('a');
-        if (a === undefined) return;
-        const held: number[] = [];
-        for (const o of ops) {
-          if (o.release && held.length > 0) m.release(held.pop() ?? 0);
-          const s = shape(o.gpuCount === 0 ? 0 : o.milli < 1000 ? 1 : o.gpuCount, o.milli);
-          const gpus = s.gpuMilli < 1000 ? [o.gpu] : [0, 1].slice(0, s.gpuCount);
-          try {
-            held.push(
-              m.allocate(a, s, { gpus: s.gpuCount === 0 ? [] : gpus, milli: s.gpuMilli }, 'x'),
-            );
-          } catch (e) {
-            if (!(e instanceof CapacityError)) throw e;
-          }
-          for (let g = 0; g < 2; g++) {
-            expect(a.gpuFreeMilli(g)).toBeGreaterThanOrEqual(0);
-            expect(a.gpuFreeMilli(g)).toBeLessThanOrEqual(1000);
-          }
-          expect(a.cpuMilliFree).toBeGreaterThanOrEqual(0);
-          expect(m.gpuMilliAllocated()).toBe(2000 - a.gpuFreeMilliTotal);
-        }
-        for (const id of held) m.release(id);
-        expect(a.gpuFreeMilliTotal).toBe(2000);
-        expect(a.cpuMilliFree).toBe(8000);
-        expect(m.gpuMilliAllocated()).toBe(0);
-      }),
-    );
+    fc.assert(fc.property(fc.array(op, { maxLength: 40 }), runOps));
   });
 });
+
+interface Op {
+  gpuCount: number;
+  milli: number;
+  gpu: number;
+  release: boolean;
+}
+
+function tryAllocate(m: ClusterModel, node: NodeState, o: Op): number | undefined {
+  const count = o.gpuCount === 0 ? 0 : o.milli < 1000 ? 1 : o.gpuCount;
+  const s = shape(count, o.milli);
+  const gpus = count === 0 ? [] : s.gpuMilli < 1000 ? [o.gpu] : [0, 1].slice(0, count);
+  try {
+    return m.allocate(node, s, { gpus, milli: s.gpuMilli }, 'x');
+  } catch (e) {
+    if (!(e instanceof CapacityError)) throw e;
+    return undefined;
+  }
+}
+
+function checkBounds(m: ClusterModel, a: NodeState): void {
+  for (let g = 0; g < 2; g++) {
+    expect(a.gpuFreeMilli(g)).toBeGreaterThanOrEqual(0);
+    expect(a.gpuFreeMilli(g)).toBeLessThanOrEqual(1000);
+  }
+  expect(a.cpuMilliFree).toBeGreaterThanOrEqual(0);
+  expect(m.gpuMilliAllocated()).toBe(2000 - a.gpuFreeMilliTotal);
+}
+
+function runOps(ops: Op[]): void {
+  const m = model();
+  const a = m.node('a');
+  if (a === undefined) throw new Error('node a missing');
+  const held: number[] = [];
+  for (const o of ops) {
+    const last = held.at(-1);
+    if (o.release && last !== undefined) {
+      m.release(last);
+      held.pop();
+    }
+    const id = tryAllocate(m, a, o);
+    if (id !== undefined) held.push(id);
+    checkBounds(m, a);
+  }
+  for (const id of held) m.release(id);
+  expect(a.gpuFreeMilliTotal).toBe(2000);
+  expect(a.cpuMilliFree).toBe(8000);
+  expect(m.gpuMilliAllocated()).toBe(0);
+}
