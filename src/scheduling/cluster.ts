@@ -248,7 +248,10 @@ export class NodeState implements NodeView {
     const shareDev = this.devices[share];
     if (shareDev !== undefined) {
       if (shareDev.tainted) return 0;
-      return MILLI_PER_GPU * (1 - (this.#shareUsed[share] ?? 0) / shareDev.shareMilli);
+      return (
+        (MILLI_PER_GPU * (shareDev.shareMilli - (this.#shareUsed[share] ?? 0))) /
+        shareDev.shareMilli
+      );
     }
     const largest = this.#gpuCounter[g] ?? -1;
     const whole = this.#wholeDevice[g] ?? -1;
