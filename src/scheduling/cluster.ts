@@ -59,6 +59,8 @@ export interface Allocation {
   /** Device indices on the node and the milli taken from each (0 = exclusive use). */
   readonly devices: readonly number[];
   readonly shares: readonly number[];
+  /** Milli-GPU this allocation counts as allocated. */
+  readonly gpuMilli: number;
 }
 
 export class CapacityError extends Error {
@@ -82,6 +84,14 @@ export interface NodeBuild {
   readonly counterTotal: readonly number[];
   readonly counterGpu: readonly number[];
   readonly gpuModels: readonly string[];
+  readonly taints?: readonly NodeTaint[];
+  readonly unschedulable?: boolean;
+}
+
+export interface NodeTaint {
+  readonly key: string;
+  readonly value?: string;
+  readonly effect: string;
 }
 
 /** A node with its ledger state. Implements the NodeView policies read. */
@@ -94,6 +104,8 @@ export class NodeState implements NodeView {
   readonly memoryBytesTotal: number;
   memoryBytesFree: number;
   readonly devices: readonly ModelDevice[];
+  readonly taints: readonly NodeTaint[];
+  readonly unschedulable: boolean;
   readonly gpuCount: number;
   gpuFreeMilliTotal = 0;
   gpusIdle = 0;
@@ -118,6 +130,8 @@ export class NodeState implements NodeView {
     this.memoryBytesTotal = build.memoryBytes;
     this.memoryBytesFree = build.memoryBytes;
     this.devices = build.devices;
+    this.taints = build.taints ?? [];
+    this.unschedulable = build.unschedulable ?? false;
     this.#models = build.gpuModels;
     this.gpuCount = build.gpuModels.length;
     this.#gpuFree = new Float64Array(this.gpuCount);
@@ -182,6 +196,11 @@ export class NodeState implements NodeView {
     const out: number[] = [];
     for (let g = 0; g < this.gpuCount; g++) if (this.deviceFor(g, shape) >= 0) out.push(g);
     return out;
+  }
+
+  /** Index of the device called `name`, -1 when the node has none. */
+  deviceIndex(name: string): number {
+    return this.devices.findIndex((d) => d.name === name);
   }
 
   canHold(shape: PodShape): boolean {
@@ -375,6 +394,7 @@ export class ClusterModel {
     state.cpuMilliFree -= shape.cpuMilli;
     state.memoryBytesFree -= shape.memoryBytes;
     const id = this.#nextId++;
+    const gpuMilli = share > 0 ? share : devices.length * MILLI_PER_GPU;
     this.#allocations.set(id, {
       id,
       owner,
@@ -383,9 +403,54 @@ export class ClusterModel {
       memoryBytes: shape.memoryBytes,
       devices,
       shares,
+      gpuMilli,
     });
-    this.#gpuMilliAllocated += share > 0 ? share : devices.length * MILLI_PER_GPU;
+    this.#gpuMilliAllocated += gpuMilli;
     return id;
+  }
+
+  /**
+   * Records what already runs on a node: exclusive devices held by allocated claims and the
+   * CPU/memory requests of bound pods. Devices that are unknown or already held are skipped and
+   * returned, so a caller can report the inconsistency instead of failing the whole snapshot.
+   */
+  hold(
+    nodeName: string,
+    owner: string,
+    use: { cpuMilli?: number; memoryBytes?: number; devices?: readonly string[] },
+  ): { allocation: number; skipped: string[] } | undefined {
+    const state = this.#byName.get(nodeName);
+    if (state === undefined) return undefined;
+    const devices: number[] = [];
+    const skipped: string[] = [];
+    let gpuMilli = 0;
+    for (const name of use.devices ?? []) {
+      const i = state.deviceIndex(name);
+      if (i < 0 || !state.deviceAvailable(i)) {
+        skipped.push(name);
+        continue;
+      }
+      state.take(i, 0);
+      devices.push(i);
+      if (state.devices[i]?.whole === true) gpuMilli += MILLI_PER_GPU;
+    }
+    this.#gpuMilliAllocated += gpuMilli;
+    const cpu = use.cpuMilli ?? 0;
+    const mem = use.memoryBytes ?? 0;
+    state.cpuMilliFree -= cpu;
+    state.memoryBytesFree -= mem;
+    const id = this.#nextId++;
+    this.#allocations.set(id, {
+      id,
+      owner,
+      node: state.ordinal,
+      cpuMilli: cpu,
+      memoryBytes: mem,
+      devices,
+      shares: devices.map(() => 0),
+      gpuMilli,
+    });
+    return { allocation: id, skipped };
   }
 
   release(id: number): void {
@@ -396,9 +461,8 @@ export class ClusterModel {
     if (state === undefined) return;
     a.devices.forEach((d, k) => {
       state.give(d, a.shares[k] ?? 0);
-      const milli = a.shares[k] ?? 0;
-      this.#gpuMilliAllocated -= milli > 0 ? milli : MILLI_PER_GPU;
     });
+    this.#gpuMilliAllocated -= a.gpuMilli;
     state.cpuMilliFree += a.cpuMilli;
     state.memoryBytesFree += a.memoryBytes;
   }

@@ -1,0 +1,512 @@
+/**
+ * One planning round over the live cluster: read every gang from its pods, order the complete,
+ * gated gangs by their queues, plan each whole gang into the narrowest topology domain that holds
+ * it (or explain why it waits), and say which pods to annotate, pin and ungate.
+ *
+ * The round is a pure function of the cluster objects and the clock: a restarted or newly elected
+ * planner computes the same decisions, and plans already written on pods are re-read as
+ * reservations, so no gang is admitted twice and no plan is lost.
+ *
+ * Head-of-line reservation: the first gang in queue order that is blocked only by capacity gets
+ * the domain closest to holding it reserved; gangs behind it may not use that domain, so a stream
+ * of small gangs cannot starve a large one.
+ */
+import {
+  ANNOTATION_PLAN,
+  ANNOTATION_WAITING_REASON,
+  LABEL_QUEUE,
+} from '../api/scheduling/labels.ts';
+import {
+  decodeQueue,
+  mergeConditions,
+  type QueueObject,
+} from '../api/scheduling/v1alpha1/queue.ts';
+import type { NodeState } from './cluster.ts';
+import { type GangMember, type GangPlan, GangPlanner, type GangRequest } from './gang.ts';
+import { policyByName } from './policies/index.ts';
+import type { PolicyContext } from './policy.ts';
+import { type PendingGang, QueueBook, type ResourceVector } from './queues.ts';
+import type {
+  ClusterObjects,
+  CoreEvent,
+  GangReport,
+  PlannerSettings,
+  PodDeletion,
+  PodWrite,
+  QueueStatusUpdate,
+  RoundResult,
+} from './round-types.ts';
+import { buildSnapshot, DRIVER, type PodEntry, type Snapshot } from './snapshot.ts';
+import type { Domain } from './topology.ts';
+import {
+  encodePlan,
+  type GangRef,
+  gangOf,
+  isActiveOnNode,
+  isGated,
+  queueOf,
+  topologyOf,
+} from './workload.ts';
+
+export const DEFAULT_PLAN_TTL_SECONDS = 300;
+export const DEFAULT_LIVE_POLICY = 'best-fit';
+
+interface Gang {
+  readonly ref: GangRef;
+  readonly members: PodEntry[];
+  size: number;
+  queue: string | undefined;
+  priority: number;
+  createdAt: number;
+}
+
+interface RoundState {
+  readonly snap: Snapshot;
+  readonly settings: PlannerSettings;
+  readonly book: QueueBook;
+  readonly planner: GangPlanner;
+  readonly writes: PodWrite[];
+  readonly deletions: PodDeletion[];
+  readonly events: CoreEvent[];
+  readonly reports: GangReport[];
+  readonly problems: string[];
+  readonly blocked: Set<number>;
+  headReserved: boolean;
+}
+
+function time(ts: string | undefined): number {
+  const t = ts === undefined ? Number.NaN : Date.parse(ts);
+  return Number.isNaN(t) ? 0 : t;
+}
+
+function gangSizes(objects: ClusterObjects): Map<string, number> {
+  const sizes = new Map<string, number>();
+  for (const g of objects.podGroups) {
+    const size = g.spec?.minMember ?? g.spec?.schedulingPolicy?.gang?.minCount;
+    if (size !== undefined)
+      sizes.set(`${g.metadata.namespace ?? ''}/${g.metadata.name ?? ''}`, size);
+  }
+  return sizes;
+}
+
+function collectGangs(snap: Snapshot, objects: ClusterObjects): Map<string, Gang> {
+  const sizes = gangSizes(objects);
+  const gangs = new Map<string, Gang>();
+  for (const entry of snap.pods) {
+    const ref = gangOf(entry.pod);
+    let gang = gangs.get(ref.key);
+    if (gang === undefined) {
+      gang = {
+        ref,
+        members: [],
+        size: ref.size ?? sizes.get(ref.key) ?? 0,
+        queue: queueOf(entry.pod, objects.namespaces.get(ref.namespace)),
+        priority: Number.NEGATIVE_INFINITY,
+        createdAt: Number.POSITIVE_INFINITY,
+      };
+      gangs.set(ref.key, gang);
+    }
+    gang.members.push(entry);
+    gang.priority = Math.max(gang.priority, entry.pod.spec?.priority ?? 0);
+    gang.createdAt = Math.min(gang.createdAt, time(entry.pod.metadata.creationTimestamp));
+  }
+  return gangs;
+}
+
+function gpusOf(entries: readonly PodEntry[]): number {
+  return entries.reduce((s, e) => s + ('shape' in e.demand ? e.demand.shape.gpuCount : 0), 0);
+}
+
+function demandOf(entries: readonly PodEntry[]): ResourceVector {
+  return new Map([[DRIVER, gpusOf(entries)]]);
+}
+
+function queueBook(objects: ClusterObjects, problems: string[]): QueueBook {
+  const book = new QueueBook();
+  for (const raw of objects.queues) {
+    try {
+      book.upsert(decodeQueue(raw));
+    } catch (e) {
+      problems.push(e instanceof Error ? e.message : String(e));
+    }
+  }
+  return book;
+}
+
+/** A deterministic context: live planning takes no random choices that differ between replicas. */
+function policyContext(snap: Snapshot): PolicyContext {
+  let seed = 42;
+  return {
+    random: () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    },
+    maxCpuMilli: Math.max(1, ...snap.model.nodes.map((n) => n.cpuMilliTotal)),
+    maxMemoryBytes: Math.max(1, ...snap.model.nodes.map((n) => n.memoryBytesTotal)),
+    maxGpuCount: Math.max(1, ...snap.model.nodes.map((n) => n.gpuCount)),
+  };
+}
+
+const tolerated = (pod: PodEntry['pod'], node: NodeState): boolean =>
+  !node.unschedulable &&
+  node.taints.every(
+    (t) =>
+      t.effect === 'PreferNoSchedule' ||
+      (
+        (pod.spec as { tolerations?: { key?: string; operator?: string; effect?: string }[] })
+          ?.tolerations ?? []
+      ).some(
+        (tol) =>
+          (tol.operator === 'Exists' && (tol.key === undefined || tol.key === t.key)) ||
+          (tol.key === t.key && (tol.effect === undefined || tol.effect === t.effect)),
+      ),
+  );
+
+function event(
+  entry: PodEntry,
+  type: CoreEvent['type'],
+  reason: string,
+  message: string,
+): CoreEvent {
+  const m = entry.pod.metadata;
+  const e: CoreEvent = {
+    kind: 'Pod',
+    namespace: m.namespace ?? '',
+    name: m.name ?? '',
+    type,
+    reason,
+    message,
+  };
+  return m.uid === undefined ? e : { ...e, uid: m.uid };
+}
+
+function podId(entry: PodEntry): { namespace: string; name: string; uid: string } {
+  const m = entry.pod.metadata;
+  return { namespace: m.namespace ?? '', name: m.name ?? '', uid: m.uid ?? '' };
+}
+
+/** Sets the waiting reason on gated members where it changed. */
+function wait(state: RoundState, gang: Gang, phase: GangReport['phase'], reason: string): void {
+  for (const entry of gang.members) {
+    if (!isGated(entry.pod)) continue;
+    if (entry.pod.metadata.annotations?.[ANNOTATION_WAITING_REASON] === reason) continue;
+    state.writes.push({ ...podId(entry), annotations: { [ANNOTATION_WAITING_REASON]: reason } });
+    state.events.push(
+      event(entry, 'Normal', phase === 'Incomplete' ? 'GangIncomplete' : 'GangWaiting', reason),
+    );
+  }
+  state.reports.push(report(gang, phase, { reason }));
+}
+
+function report(gang: Gang, phase: GangReport['phase'], extra: Partial<GangReport>): GangReport {
+  return {
+    key: gang.ref.key,
+    queue: gang.queue,
+    phase,
+    members: gang.members.length,
+    size: gang.size,
+    gpus: gpusOf(gang.members),
+    ...extra,
+  };
+}
+
+function planId(gang: Gang, settings: PlannerSettings): string {
+  return `${gang.ref.name}-${Math.floor(settings.now / 1000).toString(36)}`;
+}
+
+/** Annotates every member with its placement, then pins and ungates each. */
+function commit(state: RoundState, gang: Gang, plan: GangPlan, members: readonly PodEntry[]): void {
+  const byKey = new Map(members.map((m) => [m.key, m]));
+  const ttl = state.settings.planTtlSeconds ?? DEFAULT_PLAN_TTL_SECONDS;
+  const expires = new Date(state.settings.now + ttl * 1000).toISOString();
+  const id = planId(gang, state.settings);
+  const domain = plan.domain?.name ?? 'cluster';
+  for (const p of plan.placements) {
+    const entry = byKey.get(p.member);
+    if (entry === undefined) continue;
+    const record = encodePlan({
+      gang: gang.ref.key,
+      plan: id,
+      node: p.node.name,
+      level: plan.level,
+      domain,
+      expires,
+    });
+    state.writes.push({
+      ...podId(entry),
+      annotations: { [ANNOTATION_PLAN]: record, [ANNOTATION_WAITING_REASON]: null },
+      pinNode: p.node.name,
+    });
+    const note = plan.note === undefined ? '' : ` (${plan.note})`;
+    state.events.push(
+      event(
+        entry,
+        'Normal',
+        'GangPlanned',
+        `gang ${gang.ref.key}: all ${members.length} pods planned in ${plan.level} ${domain}; this pod on ${p.node.name}${note}`,
+      ),
+    );
+  }
+  state.reports.push(report(gang, 'Planned', { level: plan.level, domain }));
+}
+
+function request(
+  state: RoundState,
+  gang: Gang,
+  members: readonly PodEntry[],
+  domain?: Domain,
+): GangRequest {
+  const topo = topologyOf(members[0]?.pod ?? { metadata: {} });
+  const first = members[0]?.pod ?? { metadata: {} };
+  const inDomain = domain === undefined ? undefined : new Set(domain.nodes);
+  return {
+    id: gang.ref.key,
+    members: members.flatMap((m): GangMember[] =>
+      'shape' in m.demand ? [{ id: m.key, shape: m.demand.shape }] : [],
+    ),
+    required: topo.required,
+    preferred: topo.preferred,
+    allowed: (node) =>
+      !state.blocked.has(node.ordinal) &&
+      (inDomain === undefined || inDomain.has(node.ordinal)) &&
+      tolerated(first, node),
+  };
+}
+
+/** Resumes a plan that was written but not fully applied (restart between writes). */
+function resume(state: RoundState, gang: Gang): boolean {
+  const gatedPlanned = gang.members.filter((m) => isGated(m.pod) && m.plan !== undefined);
+  if (gatedPlanned.length === 0) return false;
+  if (gatedPlanned.some((m) => m.reservation === 'broken')) {
+    for (const m of gatedPlanned) {
+      state.writes.push({ ...podId(m), annotations: { [ANNOTATION_PLAN]: null } });
+    }
+    state.problems.push(`gang ${gang.ref.key}: its written plan no longer fits; planning it again`);
+    return true;
+  }
+  for (const m of gatedPlanned) {
+    state.writes.push({
+      ...podId(m),
+      annotations: { [ANNOTATION_WAITING_REASON]: null },
+      pinNode: m.plan?.node ?? '',
+    });
+  }
+  state.reports.push(
+    report(gang, 'Planned', {
+      level: gatedPlanned[0]?.plan?.level ?? '',
+      domain: gatedPlanned[0]?.plan?.domain ?? '',
+    }),
+  );
+  return true;
+}
+
+/** Pinned members that were not bound before their plan expired: recreate them through their controller. */
+function expire(state: RoundState, gang: Gang): boolean {
+  const stale = gang.members.filter(
+    (m) =>
+      m.plan !== undefined &&
+      !isGated(m.pod) &&
+      !isActiveOnNode(m.pod) &&
+      time(m.plan.expires) < state.settings.now,
+  );
+  if (stale.length === 0) return false;
+  const reason = `gang ${gang.ref.key}: ${stale.length} planned pods were not bound before the plan expired; recreating them to plan again`;
+  for (const m of stale) {
+    const owned = (
+      (m.pod.metadata as { ownerReferences?: { controller?: boolean }[] }).ownerReferences ?? []
+    ).some((o) => o.controller === true);
+    if (owned) state.deletions.push({ ...podId(m), reason });
+    else
+      state.events.push(
+        event(
+          m,
+          'Warning',
+          'GangPlanExpired',
+          `${reason}; this pod has no controller, delete it to retry`,
+        ),
+      );
+  }
+  state.reports.push(report(gang, 'Stale', { reason }));
+  return true;
+}
+
+/** The narrowest domain that could ever hold the gang (all of its nodes' GPUs), with the most free now. */
+function headDomain(state: RoundState, req: GangRequest): Domain | undefined {
+  const tree = state.snap.tree;
+  const perPod = Math.max(1, ...req.members.map((m) => m.shape.gpuCount));
+  const widest = req.required === undefined ? 0 : (tree.depthOf(req.required) ?? 0);
+  for (let depth = tree.levels.length; depth >= widest; depth--) {
+    let best: Domain | undefined;
+    let bestFree = -1;
+    for (const d of tree.domainsAt(depth)) {
+      const nodes = d.nodes.map((o) => state.snap.model.nodes[o]).filter((n) => n !== undefined);
+      const slots = nodes.reduce((s, n) => s + Math.floor(n.gpuCount / perPod), 0);
+      if (slots < req.members.length) continue;
+      const free = nodes.reduce((s, n) => s + n.gpuFreeMilliTotal, 0);
+      if (free > bestFree) {
+        best = d;
+        bestFree = free;
+      }
+    }
+    if (best !== undefined) return best;
+  }
+  return undefined;
+}
+
+function planPending(state: RoundState, gang: Gang, pending: readonly PodEntry[]): void {
+  const unsupported = pending.find((m) => 'unsupported' in m.demand);
+  if (unsupported !== undefined && 'unsupported' in unsupported.demand) {
+    wait(
+      state,
+      gang,
+      'Waiting',
+      `gang ${gang.ref.key}: pod ${unsupported.key}: ${unsupported.demand.unsupported}`,
+    );
+    return;
+  }
+  const req = request(state, gang, pending);
+  const result = state.planner.plan(req);
+  if (result.kind === 'planned') {
+    if (gang.queue !== undefined)
+      state.book.admit({ id: gang.ref.key }, gang.queue, demandOf(pending));
+    commit(state, gang, result, pending);
+    return;
+  }
+  wait(state, gang, 'Waiting', result.reason);
+  if (state.headReserved) return;
+  state.headReserved = true;
+  const domain = headDomain(state, req);
+  if (domain === undefined) return;
+  for (const o of domain.nodes) state.blocked.add(o);
+}
+
+function initialState(objects: ClusterObjects, settings: PlannerSettings): RoundState {
+  const snap = buildSnapshot(objects, settings);
+  const problems = [...snap.problems];
+  const policy = policyByName(settings.policy ?? DEFAULT_LIVE_POLICY);
+  const ctx = policyContext(snap);
+  return {
+    snap,
+    settings,
+    book: queueBook(objects, problems),
+    planner: new GangPlanner(snap.model, snap.tree, policy, ctx),
+    writes: [],
+    deletions: [],
+    events: [],
+    reports: [],
+    problems,
+    blocked: new Set(),
+    headReserved: false,
+  };
+}
+
+/** Gangs whose members Phalanx manages: any member gated by our gate or carrying a plan. */
+function managed(gang: Gang): boolean {
+  return gang.members.some((m) => isGated(m.pod) || m.plan !== undefined);
+}
+
+export function planRound(objects: ClusterObjects, settings: PlannerSettings): RoundResult {
+  const state = initialState(objects, settings);
+  const gangs = [...collectGangs(state.snap, objects).values()].filter(managed);
+  const pending: { gang: Gang; members: PodEntry[] }[] = [];
+  for (const gang of gangs) {
+    if (expire(state, gang) || resume(state, gang)) continue;
+    const admitted = gang.members.filter((m) => m.plan !== undefined);
+    const waiting = gang.members.filter((m) => isGated(m.pod) && m.plan === undefined);
+    if (admitted.length > 0 && gang.queue !== undefined && state.book.has(gang.queue)) {
+      state.book.admit({ id: gang.ref.key }, gang.queue, demandOf(admitted));
+    }
+    if (waiting.length === 0) {
+      state.reports.push(
+        report(gang, admitted.every((m) => isActiveOnNode(m.pod)) ? 'Running' : 'Planned', {}),
+      );
+      continue;
+    }
+    pending.push({ gang, members: waiting });
+  }
+  orderAndPlan(state, pending);
+  return {
+    writes: state.writes,
+    deletions: state.deletions,
+    events: state.events,
+    queues: queueStatuses(state, objects),
+    gangs: state.reports,
+    problems: state.problems,
+  };
+}
+
+function orderAndPlan(
+  state: RoundState,
+  pending: readonly { gang: Gang; members: PodEntry[] }[],
+): void {
+  const byId = new Map(pending.map((p) => [p.gang.ref.key, p]));
+  const asPending: PendingGang[] = pending.map((p) => ({
+    id: p.gang.ref.key,
+    queue: p.gang.queue ?? '',
+    priority: p.gang.priority,
+    createdAt: p.gang.createdAt,
+    demand: demandOf(p.members),
+  }));
+  const queued = asPending.filter((p) => p.queue !== '' && state.book.has(p.queue));
+  const unqueued = asPending.filter((p) => !(p.queue !== '' && state.book.has(p.queue)));
+  const order = [
+    ...state.book.order(queued),
+    ...unqueued.sort(
+      (a, b) => b.priority - a.priority || a.createdAt - b.createdAt || a.id.localeCompare(b.id),
+    ),
+  ];
+  for (const p of order) {
+    const item = byId.get(p.id);
+    if (item === undefined) continue;
+    const { gang, members } = item;
+    const present = members.length + gang.members.filter((m) => m.plan !== undefined).length;
+    if (gang.size > 0 && present < gang.size) {
+      wait(
+        state,
+        gang,
+        'Incomplete',
+        `gang ${gang.ref.key}: ${present}/${gang.size} pods present; waiting for ${gang.size - present}`,
+      );
+      continue;
+    }
+    if (gang.queue !== undefined && !state.book.has(gang.queue)) {
+      wait(
+        state,
+        gang,
+        'Waiting',
+        `gang ${gang.ref.key}: queue ${gang.queue} does not exist; create it or fix the ${LABEL_QUEUE} label`,
+      );
+      continue;
+    }
+    if (gang.queue !== undefined) {
+      const check = state.book.check(gang.queue, p.demand);
+      if (!check.ok) {
+        wait(state, gang, 'Waiting', check.reason);
+        continue;
+      }
+    }
+    planPending(state, gang, members);
+  }
+}
+
+function queueStatuses(state: RoundState, objects: ClusterObjects): QueueStatusUpdate[] {
+  const pendingByQueue = new Map<string, number>();
+  for (const r of state.reports) {
+    if ((r.phase === 'Waiting' || r.phase === 'Incomplete') && r.queue !== undefined) {
+      pendingByQueue.set(r.queue, (pendingByQueue.get(r.queue) ?? 0) + 1);
+    }
+  }
+  const now = new Date(state.settings.now).toISOString();
+  const out: QueueStatusUpdate[] = [];
+  for (const raw of objects.queues) {
+    const q = raw as QueueObject;
+    const name = q.metadata?.name;
+    if (name === undefined || !state.book.has(name)) continue;
+    const data = state.book.status(name, pendingByQueue.get(name) ?? 0);
+    out.push({
+      name,
+      status: { ...data, conditions: mergeConditions(q.status?.conditions, data.conditions, now) },
+    });
+  }
+  return out;
+}
