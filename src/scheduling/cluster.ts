@@ -11,7 +11,6 @@
  *
  * Pure: no I/O.
  */
-import type { DeviceAttribute } from '../api/resource/v1.ts';
 import { type GpuPick, MILLI_PER_GPU, type NodeView, type PodShape } from './node-view.ts';
 
 /** One GPU of a node described directly (trace replays): a shareable or exclusive GPU of a model. */
@@ -30,15 +29,15 @@ export interface NodeSpec {
   readonly gpus: readonly GpuSpec[];
 }
 
-/** A device in the ledger. Attribute names are as published (unqualified = the driver's domain). */
+/**
+ * A device in the ledger: only what counting needs. Nodes with identical device tables (the same
+ * GPU profile) share one table, which keeps a 5,000-node model small; attributes stay with the
+ * ResourceSlices.
+ */
 export interface ModelDevice {
   readonly name: string;
-  readonly driver: string;
-  readonly pool: string;
   /** Index of the GPU group this device belongs to on its node. */
   readonly gpu: number;
-  readonly attributes: Readonly<Record<string, DeviceAttribute>>;
-  readonly capacity: Readonly<Record<string, string>>;
   /** Consumable milli-GPU capacity when the device allows multiple allocations, else 0. */
   readonly shareMilli: number;
   /** Takes the whole GPU group when allocated. */
@@ -72,7 +71,6 @@ export class CapacityError extends Error {
 
 /** Attribute naming the GPU model on devices built from a NodeSpec (matches our driver's slices). */
 export const MODEL_ATTRIBUTE = 'productName';
-const SPEC_DRIVER = 'gpu.phalanx.dev';
 
 export interface NodeBuild {
   readonly name: string;
@@ -117,6 +115,9 @@ export class NodeState implements NodeView {
   readonly #counterTotal: readonly number[];
   /** Per GPU: device index of its whole-GPU device (-1 none) and of its shareable device (-1 none). */
   readonly #wholeDevice: Int32Array;
+  /** Per GPU: 1 when it can be taken whole now; and how many such GPUs there are. */
+  readonly #wholeOk: Uint8Array;
+  #wholeOkCount = 0;
   readonly #shareDevice: Int32Array;
   /** Per GPU: the counter whose free fraction stands for the GPU's (its largest), -1 none. */
   readonly #gpuCounter: Int32Array;
@@ -140,6 +141,7 @@ export class NodeState implements NodeView {
     this.#counterTotal = build.counterTotal;
     this.#counterLeft = Float64Array.from(build.counterTotal);
     this.#wholeDevice = new Int32Array(this.gpuCount).fill(-1);
+    this.#wholeOk = new Uint8Array(this.gpuCount);
     this.#shareDevice = new Int32Array(this.gpuCount).fill(-1);
     this.#gpuCounter = largestCounters(build.counterTotal, build.counterGpu, this.gpuCount);
     build.devices.forEach((d, i) => {
@@ -185,10 +187,14 @@ export class NodeState implements NodeView {
       const d = this.#shareDevice[g] ?? -1;
       return d >= 0 && this.deviceAvailable(d, shape.gpuMilli) ? d : -1;
     }
+    if (this.#wholeOk[g] !== 1) return -1;
     const whole = this.#wholeDevice[g] ?? -1;
-    if (whole >= 0) return this.deviceAvailable(whole) ? whole : -1;
-    const share = this.#shareDevice[g] ?? -1;
-    return share >= 0 && this.deviceAvailable(share) ? share : -1;
+    return whole >= 0 ? whole : (this.#shareDevice[g] ?? -1);
+  }
+
+  /** GPUs that can be taken whole right now (any model). */
+  get gpusWholeFree(): number {
+    return this.#wholeOkCount;
   }
 
   /** GPUs that can serve one unit of the shape now, ascending. */
@@ -207,6 +213,8 @@ export class NodeState implements NodeView {
     if (shape.cpuMilli > this.cpuMilliFree || shape.memoryBytes > this.memoryBytesFree)
       return false;
     if (shape.gpuCount === 0 || shape.gpuMilli === 0) return true;
+    const anyModel = shape.gpuModels.length === 0;
+    if (anyModel && shape.gpuMilli >= MILLI_PER_GPU) return this.#wholeOkCount >= shape.gpuCount;
     let found = 0;
     for (let g = 0; g < this.gpuCount && found < shape.gpuCount; g++) {
       if (this.deviceFor(g, shape) >= 0) found++;
@@ -255,11 +263,22 @@ export class NodeState implements NodeView {
    * whole device is free.
    */
   #refreshGpu(g: number): void {
+    const ok = this.#computeWholeOk(g);
+    this.#wholeOkCount += ok - (this.#wholeOk[g] ?? 0);
+    this.#wholeOk[g] = ok;
     const before = this.#gpuFree[g] ?? 0;
     const after = this.#computeFree(g);
     this.#gpuFree[g] = after;
     this.gpuFreeMilliTotal += after - before;
     this.gpusIdle += (after === MILLI_PER_GPU ? 1 : 0) - (before === MILLI_PER_GPU ? 1 : 0);
+  }
+
+  /** 1 when GPU `g` can be taken whole now: its whole device (or unshared shareable device) is free. */
+  #computeWholeOk(g: number): number {
+    const whole = this.#wholeDevice[g] ?? -1;
+    if (whole >= 0) return this.deviceAvailable(whole) ? 1 : 0;
+    const share = this.#shareDevice[g] ?? -1;
+    return share >= 0 && this.deviceAvailable(share) ? 1 : 0;
   }
 
   #computeFree(g: number): number {
@@ -301,15 +320,7 @@ function largestCounters(
 function nodeBuildFromSpec(spec: NodeSpec): NodeBuild {
   const devices: ModelDevice[] = spec.gpus.map((gpu, i) => ({
     name: `gpu-${i}`,
-    driver: SPEC_DRIVER,
-    pool: spec.name,
     gpu: i,
-    attributes: {
-      type: { string: 'gpu' },
-      index: { int: i },
-      [MODEL_ATTRIBUTE]: { string: gpu.model },
-    },
-    capacity: {},
     shareMilli: gpu.shareable === false ? 0 : MILLI_PER_GPU,
     whole: true,
     tainted: false,

@@ -76,6 +76,9 @@ export function fitCount(node: NodeState, shape: PodShape): number {
   if (shape.cpuMilli > 0) n = Math.floor(node.cpuMilliFree / shape.cpuMilli);
   if (shape.memoryBytes > 0) n = Math.min(n, Math.floor(node.memoryBytesFree / shape.memoryBytes));
   if (shape.gpuCount === 0 || shape.gpuMilli === 0) return n === Number.POSITIVE_INFINITY ? 1e6 : n;
+  if (shape.gpuMilli >= MILLI_PER_GPU && shape.gpuModels.length === 0) {
+    return Math.min(n, Math.floor(node.gpusWholeFree / shape.gpuCount));
+  }
   const gpus = node.gpusFor(shape);
   if (shape.gpuMilli >= MILLI_PER_GPU) return Math.min(n, Math.floor(gpus.length / shape.gpuCount));
   let shares = 0;

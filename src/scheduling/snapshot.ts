@@ -88,10 +88,18 @@ function stringAttr(device: Device, name: string): string {
 }
 
 /** Devices and counters of one node's pool, grouped into GPUs by the `index` attribute. */
-function devicesOf(
-  nodeName: string,
-  slices: readonly ResourceSlice[],
-): Pick<NodeBuild, 'devices' | 'counterTotal' | 'counterGpu' | 'gpuModels'> {
+type DeviceTable = Pick<NodeBuild, 'devices' | 'counterTotal' | 'counterGpu' | 'gpuModels'>;
+
+/** Identical device tables (nodes of one GPU profile) are shared, not repeated per node. */
+function interned(tables: Map<string, DeviceTable>, table: DeviceTable): DeviceTable {
+  const key = JSON.stringify(table);
+  const known = tables.get(key);
+  if (known !== undefined) return known;
+  tables.set(key, table);
+  return table;
+}
+
+function devicesOf(slices: readonly ResourceSlice[]): DeviceTable {
   const counterIdx = new Map<string, number>();
   const counterTotal: number[] = [];
   for (const s of slices) {
@@ -126,11 +134,7 @@ function devicesOf(
     }
     return {
       name: d.name,
-      driver: DRIVER,
-      pool: nodeName,
       gpu,
-      attributes: d.attributes ?? {},
-      capacity: Object.fromEntries(Object.entries(d.capacity ?? {}).map(([k, v]) => [k, v.value])),
       shareMilli: 0,
       whole,
       tainted: (d.taints ?? []).some((t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute'),
@@ -141,13 +145,17 @@ function devicesOf(
   return { devices, counterTotal, counterGpu, gpuModels };
 }
 
-function nodeBuild(node: NodeObject, pool: readonly ResourceSlice[] | undefined): NodeBuild {
+function nodeBuild(
+  node: NodeObject,
+  pool: readonly ResourceSlice[] | undefined,
+  tables: Map<string, DeviceTable>,
+): NodeBuild {
   const name = node.metadata.name ?? '';
   const alloc = node.status?.allocatable ?? {};
   const dev =
     pool === undefined
       ? { devices: [], counterTotal: [], counterGpu: [], gpuModels: [] }
-      : devicesOf(name, pool);
+      : interned(tables, devicesOf(pool));
   return {
     name,
     labels: node.metadata.labels ?? {},
@@ -244,8 +252,9 @@ function holdBound(
 export function buildSnapshot(objects: ClusterObjects, settings: PlannerSettings): Snapshot {
   const problems: string[] = [];
   const pools = currentPools(objects.slices, problems);
+  const tables = new Map<string, DeviceTable>();
   const model = new ClusterModel(
-    objects.nodes.map((n) => nodeBuild(n, pools.get(n.metadata.name ?? ''))),
+    objects.nodes.map((n) => nodeBuild(n, pools.get(n.metadata.name ?? ''), tables)),
   );
   const tree = new TopologyTree(model.nodes, settings.levels);
   holdClaims(model, objects.claims, problems);
