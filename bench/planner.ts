@@ -24,7 +24,7 @@ import type { PodShape } from '../src/scheduling/node-view.ts';
 import { policyByName } from '../src/scheduling/policies/index.ts';
 import type { PolicyContext } from '../src/scheduling/policy.ts';
 import type { ClusterObjects } from '../src/scheduling/round-types.ts';
-import { buildSnapshot } from '../src/scheduling/snapshot.ts';
+import { buildSnapshot, type Snapshot } from '../src/scheduling/snapshot.ts';
 import { intFlag } from './lib/args.ts';
 import {
   gitInfo,
@@ -107,10 +107,15 @@ function gang(id: string, size: number, gpus: number, preferred?: string): GangR
   return { id, members, preferred };
 }
 
-function rssMiB(): number {
+/** RSS and V8 heap in use, MiB, after a full GC (RSS keeps pages V8 has not returned yet). */
+function memory(): { rss: number; heap: number } {
   (globalThis as { gc?: () => void }).gc?.();
-  return process.memoryUsage().rss / 2 ** 20;
+  const m = process.memoryUsage();
+  return { rss: m.rss / 2 ** 20, heap: m.heapUsed / 2 ** 20 };
 }
+
+const mib = (m: { rss: number; heap: number }) =>
+  `RSS ${m.rss.toFixed(0)} / heap ${m.heap.toFixed(0)} MiB`;
 
 /** Places single-node gangs of 1, 2, 4 or 8 GPUs until `fill` of all GPUs is taken. */
 function fillCluster(
@@ -148,8 +153,7 @@ interface Scenario {
   outcome: string;
 }
 
-function measure(opts: Options, objects: ClusterObjects) {
-  const snap = buildSnapshot(objects, { now: Date.now() });
+function measure(opts: Options, snap: Snapshot) {
   const model: ClusterModel = snap.model;
   const random = rng(SEED);
   const ctx: PolicyContext = {
@@ -188,14 +192,14 @@ function measure(opts: Options, objects: ClusterObjects) {
     });
     scenarios.push({ name, summary, outcome });
   }
-  return { scenarios, filled, model, snap };
+  return { scenarios, filled, model };
 }
 
 async function main(): Promise<void> {
   const opts = options(process.argv.slice(2));
   const startedAt = new Date();
   const machineAtStart = machineInfo();
-  const rssStart = rssMiB();
+  const rssStart = memory();
   let objects: ClusterObjects | undefined = syntheticCluster({
     nodes: opts.nodes,
     profile: 'sxm8-80g',
@@ -204,12 +208,13 @@ async function main(): Promise<void> {
     serverMinor: 36,
   });
   const devices = objects.slices.reduce((s, x) => s + (x.spec.devices?.length ?? 0), 0);
-  const rssObjects = rssMiB();
+  const rssObjects = memory();
   const t0 = performance.now();
-  const m = measure(opts, objects);
+  const snap = buildSnapshot(objects, { now: Date.now() });
   const buildMs = performance.now() - t0;
   objects = undefined;
-  const rssModel = rssMiB();
+  const rssModel = memory();
+  const m = measure(opts, snap);
   const rows = m.scenarios.map((s) => [
     s.name,
     formatMs(s.summary.p50),
@@ -239,7 +244,7 @@ async function main(): Promise<void> {
     );
   }
   process.stdout.write(
-    `memory: RSS ${rssStart.toFixed(0)} MiB at start, ${rssObjects.toFixed(0)} MiB with the API objects, ${rssModel.toFixed(0)} MiB with the model only (objects dropped); model build ${buildMs.toFixed(0)} ms incl. fill\n`,
+    `memory: ${mib(rssStart)} at start, ${mib(rssObjects)} with the API objects, ${mib(rssModel)} with the model only (objects dropped, before the fill); model build ${buildMs.toFixed(0)} ms\n`,
   );
   if (!opts.record) return;
   const host = shortHostName(machineAtStart.hostname);
@@ -274,7 +279,7 @@ async function main(): Promise<void> {
     opts.out,
     result,
     host,
-    `${opts.nodes} nodes: p99 ms (scan / 64x1 / 64x8) ${p99}; RSS model ${rssModel.toFixed(0)} MiB`,
+    `${opts.nodes} nodes: p99 ms (scan / 64x1 / 64x8) ${p99}; model heap ${rssModel.heap.toFixed(0)} MiB, RSS ${rssModel.rss.toFixed(0)} MiB`,
     (paths) => formatWithBiome(REPO_ROOT, paths),
   );
   process.stdout.write(`recorded ${path}\n`);
