@@ -41,4 +41,11 @@ export interface PlacementPolicy {
    * enough GPUs of an accepted model with enough free milli). Return undefined to refuse the node.
    */
   score(node: NodeView, shape: PodShape, ctx: PolicyContext): NodeScore | undefined;
+  /**
+   * Optional, for policies that remember what runs where (GPU clustering prefers nodes already
+   * running pods of the same GPU request): told after a placement on the model is committed, and
+   * after one is released. Whoever commits or releases a placement calls these, once each.
+   */
+  placed?(node: NodeView, shape: PodShape, pick: GpuPick): void;
+  released?(node: NodeView, shape: PodShape, pick: GpuPick): void;
 }
