@@ -11,21 +11,18 @@
  * the domain closest to holding it reserved; gangs behind it may not use that domain, so a stream
  * of small gangs cannot starve a large one.
  */
-import {
-  ANNOTATION_PLAN,
-  ANNOTATION_WAITING_REASON,
-  LABEL_QUEUE,
-} from '../api/scheduling/labels.ts';
+import { ANNOTATION_PLAN, ANNOTATION_WAITING_REASON } from '../api/scheduling/labels.ts';
 import {
   decodeQueue,
   mergeConditions,
   type QueueObject,
 } from '../api/scheduling/v1alpha1/queue.ts';
+import { admitRound, type GangCandidate } from './admission.ts';
 import type { NodeState } from './cluster.ts';
 import { type GangMember, type GangPlan, GangPlanner, type GangRequest } from './gang.ts';
 import { policyByName } from './policies/index.ts';
 import type { PolicyContext } from './policy.ts';
-import { type PendingGang, QueueBook, type ResourceVector } from './queues.ts';
+import { QueueBook, type ResourceVector } from './queues.ts';
 import type {
   ClusterObjects,
   CoreEvent,
@@ -37,7 +34,6 @@ import type {
   RoundResult,
 } from './round-types.ts';
 import { buildSnapshot, DRIVER, type PodEntry, type Snapshot } from './snapshot.ts';
-import type { Domain } from './topology.ts';
 import {
   encodePlan,
   type GangRef,
@@ -70,8 +66,6 @@ interface RoundState {
   readonly events: CoreEvent[];
   readonly reports: GangReport[];
   readonly problems: string[];
-  readonly blocked: Set<number>;
-  headReserved: boolean;
 }
 
 function time(ts: string | undefined): number {
@@ -250,15 +244,9 @@ function commit(state: RoundState, gang: Gang, plan: GangPlan, members: readonly
   state.reports.push(report(gang, 'Planned', { level: plan.level, domain }));
 }
 
-function request(
-  state: RoundState,
-  gang: Gang,
-  members: readonly PodEntry[],
-  domain?: Domain,
-): GangRequest {
+function request(gang: Gang, members: readonly PodEntry[]): GangRequest {
   const topo = topologyOf(members[0]?.pod ?? { metadata: {} });
   const first = members[0]?.pod ?? { metadata: {} };
-  const inDomain = domain === undefined ? undefined : new Set(domain.nodes);
   return {
     id: gang.ref.key,
     members: members.flatMap((m): GangMember[] =>
@@ -266,10 +254,7 @@ function request(
     ),
     required: topo.required,
     preferred: topo.preferred,
-    allowed: (node) =>
-      !state.blocked.has(node.ordinal) &&
-      (inDomain === undefined || inDomain.has(node.ordinal)) &&
-      tolerated(first, node),
+    allowed: (node) => tolerated(first, node),
   };
 }
 
@@ -330,56 +315,6 @@ function expire(state: RoundState, gang: Gang): boolean {
   return true;
 }
 
-/** The narrowest domain that could ever hold the gang (all of its nodes' GPUs), with the most free now. */
-function headDomain(state: RoundState, req: GangRequest): Domain | undefined {
-  const tree = state.snap.tree;
-  const perPod = Math.max(1, ...req.members.map((m) => m.shape.gpuCount));
-  const widest = req.required === undefined ? 0 : (tree.depthOf(req.required) ?? 0);
-  for (let depth = tree.levels.length; depth >= widest; depth--) {
-    let best: Domain | undefined;
-    let bestFree = -1;
-    for (const d of tree.domainsAt(depth)) {
-      const nodes = d.nodes.map((o) => state.snap.model.nodes[o]).filter((n) => n !== undefined);
-      const slots = nodes.reduce((s, n) => s + Math.floor(n.gpuCount / perPod), 0);
-      if (slots < req.members.length) continue;
-      const free = nodes.reduce((s, n) => s + n.gpuFreeMilliTotal, 0);
-      if (free > bestFree) {
-        best = d;
-        bestFree = free;
-      }
-    }
-    if (best !== undefined) return best;
-  }
-  return undefined;
-}
-
-function planPending(state: RoundState, gang: Gang, pending: readonly PodEntry[]): void {
-  const unsupported = pending.find((m) => 'unsupported' in m.demand);
-  if (unsupported !== undefined && 'unsupported' in unsupported.demand) {
-    wait(
-      state,
-      gang,
-      'Waiting',
-      `gang ${gang.ref.key}: pod ${unsupported.key}: ${unsupported.demand.unsupported}`,
-    );
-    return;
-  }
-  const req = request(state, gang, pending);
-  const result = state.planner.plan(req);
-  if (result.kind === 'planned') {
-    if (gang.queue !== undefined)
-      state.book.admit({ id: gang.ref.key }, gang.queue, demandOf(pending));
-    commit(state, gang, result, pending);
-    return;
-  }
-  wait(state, gang, 'Waiting', result.reason);
-  if (state.headReserved) return;
-  state.headReserved = true;
-  const domain = headDomain(state, req);
-  if (domain === undefined) return;
-  for (const o of domain.nodes) state.blocked.add(o);
-}
-
 function initialState(objects: ClusterObjects, settings: PlannerSettings): RoundState {
   const snap = buildSnapshot(objects, settings);
   const problems = [...snap.problems];
@@ -395,8 +330,6 @@ function initialState(objects: ClusterObjects, settings: PlannerSettings): Round
     events: [],
     reports: [],
     problems,
-    blocked: new Set(),
-    headReserved: false,
   };
 }
 
@@ -424,7 +357,7 @@ export function planRound(objects: ClusterObjects, settings: PlannerSettings): R
     }
     pending.push({ gang, members: waiting });
   }
-  orderAndPlan(state, pending);
+  admitPending(state, pending);
   return {
     writes: state.writes,
     deletions: state.deletions,
@@ -435,57 +368,42 @@ export function planRound(objects: ClusterObjects, settings: PlannerSettings): R
   };
 }
 
-function orderAndPlan(
+function candidate(gang: Gang, members: PodEntry[]): GangCandidate {
+  const unsupported = members.find((m) => 'unsupported' in m.demand);
+  const base = {
+    id: gang.ref.key,
+    queue: gang.queue,
+    priority: gang.priority,
+    createdAt: gang.createdAt,
+    size: gang.size,
+    present: members.length + gang.members.filter((m) => m.plan !== undefined).length,
+    request: request(gang, members),
+    demand: demandOf(members),
+  };
+  if (unsupported === undefined || !('unsupported' in unsupported.demand)) return base;
+  return {
+    ...base,
+    unsupported: `gang ${gang.ref.key}: pod ${unsupported.key}: ${unsupported.demand.unsupported}`,
+  };
+}
+
+function admitPending(
   state: RoundState,
   pending: readonly { gang: Gang; members: PodEntry[] }[],
 ): void {
   const byId = new Map(pending.map((p) => [p.gang.ref.key, p]));
-  const asPending: PendingGang[] = pending.map((p) => ({
-    id: p.gang.ref.key,
-    queue: p.gang.queue ?? '',
-    priority: p.gang.priority,
-    createdAt: p.gang.createdAt,
-    demand: demandOf(p.members),
-  }));
-  const queued = asPending.filter((p) => p.queue !== '' && state.book.has(p.queue));
-  const unqueued = asPending.filter((p) => !(p.queue !== '' && state.book.has(p.queue)));
-  const order = [
-    ...state.book.order(queued),
-    ...unqueued.sort(
-      (a, b) => b.priority - a.priority || a.createdAt - b.createdAt || a.id.localeCompare(b.id),
-    ),
-  ];
-  for (const p of order) {
-    const item = byId.get(p.id);
+  const candidates = pending.map((p) => candidate(p.gang, p.members));
+  const ctx = {
+    planner: state.planner,
+    book: state.book,
+    model: state.snap.model,
+    tree: state.snap.tree,
+  };
+  for (const a of admitRound(ctx, candidates)) {
+    const item = byId.get(a.gang.id);
     if (item === undefined) continue;
-    const { gang, members } = item;
-    const present = members.length + gang.members.filter((m) => m.plan !== undefined).length;
-    if (gang.size > 0 && present < gang.size) {
-      wait(
-        state,
-        gang,
-        'Incomplete',
-        `gang ${gang.ref.key}: ${present}/${gang.size} pods present; waiting for ${gang.size - present}`,
-      );
-      continue;
-    }
-    if (gang.queue !== undefined && !state.book.has(gang.queue)) {
-      wait(
-        state,
-        gang,
-        'Waiting',
-        `gang ${gang.ref.key}: queue ${gang.queue} does not exist; create it or fix the ${LABEL_QUEUE} label`,
-      );
-      continue;
-    }
-    if (gang.queue !== undefined) {
-      const check = state.book.check(gang.queue, p.demand);
-      if (!check.ok) {
-        wait(state, gang, 'Waiting', check.reason);
-        continue;
-      }
-    }
-    planPending(state, gang, members);
+    if (a.kind === 'planned') commit(state, item.gang, a.plan, item.members);
+    else wait(state, item.gang, a.phase, a.reason);
   }
 }
 
