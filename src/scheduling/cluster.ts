@@ -155,6 +155,10 @@ export class NodeState implements NodeView {
     return this.#gpuFree[i] ?? 0;
   }
 
+  gpuShareable(i: number): boolean {
+    return (this.#shareDevice[i] ?? -1) >= 0;
+  }
+
   gpuModel(i: number): string {
     return this.#models[i] ?? '';
   }

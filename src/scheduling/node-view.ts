@@ -27,6 +27,8 @@ export interface NodeView {
   gpuFreeMilli(i: number): number;
   /** GPU model (product) of GPU `i`, e.g. `V100M32` or `Phalanx Fake H100 SXM 80GB`. */
   gpuModel(i: number): string;
+  /** Whether GPU `i` accepts milli-GPU shares from several pods. */
+  gpuShareable(i: number): boolean;
   /** Sum of gpuFreeMilli over all GPUs. */
   readonly gpuFreeMilliTotal: number;
   /** Number of GPUs with 1000 free. */

@@ -37,6 +37,7 @@ export function node(options: NodeOptions): FixtureNode {
     free,
     gpuFreeMilli: (i: number) => free[i] ?? 0,
     gpuModel: () => model,
+    gpuShareable: () => true,
     get gpuFreeMilliTotal() {
       return free.reduce((a, b) => a + b, 0);
     },
