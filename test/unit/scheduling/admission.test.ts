@@ -60,16 +60,21 @@ describe('admitRound', () => {
 
   it('admits a large gang within a bounded time while small gangs keep arriving', () => {
     const s = setup();
-    // Fill rack r0 with short small gangs first.
+    // Every node starts 6/8 busy with gangs that end at ticks 2..5, so no rack has 16 GPUs free.
     const running: { plan: GangPlan; ends: number }[] = [];
     let t = 0;
-    for (const a of admitRound(
-      s,
-      Array.from({ length: 16 }, (_, i) => candidate(`warm-${i}`, 1, 1, t)),
-    )) {
+    const warm = s.model.nodes.map((node, i) => {
+      const c = candidate(`warm-${i}`, 1, 6, 0);
+      return {
+        ...c,
+        request: { ...c.request, allowed: (n: { ordinal: number }) => n.ordinal === node.ordinal },
+      };
+    });
+    for (const a of admitRound(s, warm)) {
       if (a.kind === 'planned')
-        running.push({ plan: a.plan, ends: t + 1 + (Number(a.gang.id.split('-')[1]) % 4) });
+        running.push({ plan: a.plan, ends: 2 + Number(a.gang.id.split('-')[1]) });
     }
+    expect(running).toHaveLength(4);
     // The big gang needs a whole rack (2 nodes x 8 GPUs); a new 1-GPU gang arrives every tick.
     const big = candidate('big', 2, 8, 1);
     let admittedAt: number | undefined;
@@ -77,7 +82,7 @@ describe('admitRound', () => {
     for (t = 1; t <= 40 && admittedAt === undefined; t++) {
       for (const r of running.filter((x) => x.ends <= t)) s.planner.release(r.plan);
       running.splice(0, running.length, ...running.filter((x) => x.ends > t));
-      for (let k = 0; k < 3; k++) pending.push(candidate(`small-${t}-${k}`, 1, 1, t + 1));
+      for (let k = 0; k < 7; k++) pending.push(candidate(`small-${t}-${k}`, 1, 1, t + 1));
       const outcome = admitRound(s, pending);
       for (const a of outcome) {
         if (a.kind !== 'planned') continue;
@@ -86,8 +91,9 @@ describe('admitRound', () => {
         else running.push({ plan: a.plan, ends: t + 4 });
       }
     }
-    // Small gangs last at most 4 ticks; with the head-of-line reservation the big gang gets a rack
-    // as soon as the small ones in it finish.
+    // Without the reservation the arriving 1-GPU gangs take every GPU freed in either rack and the
+    // big gang never gets a rack; with it, the rack it waits for takes no new gangs and frees up
+    // when the work already there ends (tick 5 at the latest).
     expect(admittedAt).toBeDefined();
     expect(admittedAt).toBeLessThanOrEqual(6);
   });
