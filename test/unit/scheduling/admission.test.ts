@@ -62,7 +62,6 @@ describe('admitRound', () => {
     const s = setup();
     // Every node starts 6/8 busy with gangs that end at ticks 2..5, so no rack has 16 GPUs free.
     const running: { plan: GangPlan; ends: number }[] = [];
-    let t = 0;
     const warm = s.model.nodes.map((node, i) => {
       const c = candidate(`warm-${i}`, 1, 6, 0);
       return {
@@ -75,22 +74,8 @@ describe('admitRound', () => {
         running.push({ plan: a.plan, ends: 2 + Number(a.gang.id.split('-')[1]) });
     }
     expect(running).toHaveLength(4);
-    // The big gang needs a whole rack (2 nodes x 8 GPUs); a new 1-GPU gang arrives every tick.
-    const big = candidate('big', 2, 8, 1);
-    let admittedAt: number | undefined;
-    const pending: GangCandidate[] = [big];
-    for (t = 1; t <= 40 && admittedAt === undefined; t++) {
-      for (const r of running.filter((x) => x.ends <= t)) s.planner.release(r.plan);
-      running.splice(0, running.length, ...running.filter((x) => x.ends > t));
-      for (let k = 0; k < 7; k++) pending.push(candidate(`small-${t}-${k}`, 1, 1, t + 1));
-      const outcome = admitRound(s, pending);
-      for (const a of outcome) {
-        if (a.kind !== 'planned') continue;
-        pending.splice(pending.indexOf(a.gang), 1);
-        if (a.gang.id === 'big') admittedAt = t;
-        else running.push({ plan: a.plan, ends: t + 4 });
-      }
-    }
+    // The big gang needs a whole rack (2 nodes x 8 GPUs); seven 1-GPU gangs arrive every tick.
+    const admittedAt = runTicks(s, running, candidate('big', 2, 8, 1), 40);
     // Without the reservation the arriving 1-GPU gangs take every GPU freed in either rack and the
     // big gang never gets a rack; with it, the rack it waits for takes no new gangs and frees up
     // when the work already there ends (tick 5 at the latest).
@@ -98,3 +83,27 @@ describe('admitRound', () => {
     expect(admittedAt).toBeLessThanOrEqual(6);
   });
 });
+
+type Setup = ReturnType<typeof setup>;
+
+/** Ticks until `big` is admitted (undefined: not within `ticks`); small gangs run 4 ticks. */
+function runTicks(
+  s: Setup,
+  running: { plan: GangPlan; ends: number }[],
+  big: GangCandidate,
+  ticks: number,
+): number | undefined {
+  const pending: GangCandidate[] = [big];
+  for (let t = 1; t <= ticks; t++) {
+    for (const r of running.filter((x) => x.ends <= t)) s.planner.release(r.plan);
+    running.splice(0, running.length, ...running.filter((x) => x.ends > t));
+    for (let k = 0; k < 7; k++) pending.push(candidate(`small-${t}-${k}`, 1, 1, t + 1));
+    for (const a of admitRound(s, pending)) {
+      if (a.kind !== 'planned') continue;
+      if (a.gang.id === big.id) return t;
+      pending.splice(pending.indexOf(a.gang), 1);
+      running.push({ plan: a.plan, ends: t + 4 });
+    }
+  }
+  return undefined;
+}
