@@ -12,7 +12,7 @@
  */
 import type { ClusterModel } from './cluster.ts';
 import type { GangPlan, GangPlanner, GangRequest } from './gang.ts';
-import type { PendingGang, QueueBook, ResourceVector } from './queues.ts';
+import type { PendingGang, QueueBook, ResourceVector, RunningGang } from './queues.ts';
 import type { Domain, TopologyTree } from './topology.ts';
 
 export interface GangCandidate {
@@ -39,6 +39,13 @@ export type Admission =
       readonly gang: GangCandidate;
       readonly phase: 'Incomplete' | 'Waiting';
       readonly reason: string;
+    }
+  | {
+      /** The gang's queue lent quota it now needs: these whole gangs are preempted to get it back. */
+      readonly kind: 'reclaim';
+      readonly gang: GangCandidate;
+      readonly victims: readonly RunningGang[];
+      readonly reason: string;
     };
 
 export interface AdmissionContext {
@@ -46,6 +53,8 @@ export interface AdmissionContext {
   readonly book: QueueBook;
   readonly model: ClusterModel;
   readonly tree: TopologyTree;
+  /** Admitted gangs, for reclaiming quota lent inside a cohort. */
+  readonly running?: readonly RunningGang[];
 }
 
 const queued = (book: QueueBook, c: GangCandidate) => c.queue !== undefined && book.has(c.queue);
@@ -107,14 +116,37 @@ export function headDomain(
   return undefined;
 }
 
-function precheck(book: QueueBook, c: GangCandidate): string | undefined {
-  if (c.unsupported !== undefined) return c.unsupported;
-  if (c.queue !== undefined && !book.has(c.queue)) {
-    return `gang ${c.id}: queue ${c.queue} does not exist; create it or fix the pods' queue label`;
-  }
+function precheck(
+  ctx: AdmissionContext,
+  c: GangCandidate,
+  reclaimed: Set<string>,
+): Admission | undefined {
+  const waiting = (reason: string): Admission => ({
+    kind: 'waiting',
+    gang: c,
+    phase: 'Waiting',
+    reason,
+  });
+  if (c.unsupported !== undefined) return waiting(c.unsupported);
   if (c.queue === undefined) return undefined;
-  const check = book.check(c.queue, c.demand);
-  return check.ok ? undefined : check.reason;
+  if (!ctx.book.has(c.queue)) {
+    return waiting(
+      `gang ${c.id}: queue ${c.queue} does not exist; create it or fix the pods' queue label`,
+    );
+  }
+  const check = ctx.book.check(c.queue, c.demand);
+  if (check.ok) return undefined;
+  const running = (ctx.running ?? []).filter((g) => !reclaimed.has(g.id));
+  const victims = ctx.book.reclaimCandidates(c.queue, c.demand, running, c.priority);
+  if (victims === undefined || victims.length === 0) return waiting(check.reason);
+  for (const v of victims) reclaimed.add(v.id);
+  const names = victims.map((v) => `${v.id} (queue ${v.queue})`).join(', ');
+  return {
+    kind: 'reclaim',
+    gang: c,
+    victims,
+    reason: `gang ${c.id}: queue ${c.queue} reclaims quota it lent; preempting whole gang${victims.length === 1 ? '' : 's'} ${names}`,
+  };
 }
 
 /**
@@ -127,6 +159,7 @@ export function admitRound(
 ): Admission[] {
   const out: Admission[] = [];
   const blocked = new Set<number>();
+  const reclaimed = new Set<string>();
   let headReserved = false;
   for (const gang of admissionOrder(ctx.book, candidates)) {
     if (gang.size > 0 && gang.present < gang.size) {
@@ -134,9 +167,9 @@ export function admitRound(
       out.push({ kind: 'waiting', gang, phase: 'Incomplete', reason });
       continue;
     }
-    const refused = precheck(ctx.book, gang);
+    const refused = precheck(ctx, gang, reclaimed);
     if (refused !== undefined) {
-      out.push({ kind: 'waiting', gang, phase: 'Waiting', reason: refused });
+      out.push(refused);
       continue;
     }
     const allowed = gang.request.allowed;

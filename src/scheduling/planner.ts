@@ -22,7 +22,7 @@ import type { NodeState } from './cluster.ts';
 import { type GangMember, type GangPlan, GangPlanner, type GangRequest } from './gang.ts';
 import { policyByName } from './policies/index.ts';
 import type { PolicyContext } from './policy.ts';
-import { QueueBook, type ResourceVector } from './queues.ts';
+import { QueueBook, type ResourceVector, type RunningGang } from './queues.ts';
 import type {
   ClusterObjects,
   CoreEvent,
@@ -66,6 +66,9 @@ interface RoundState {
   readonly events: CoreEvent[];
   readonly reports: GangReport[];
   readonly problems: string[];
+  /** Admitted gangs (reclaim candidates) and every managed gang by id. */
+  readonly running: RunningGang[];
+  readonly gangsById: Map<string, Gang>;
 }
 
 function time(ts: string | undefined): number {
@@ -330,7 +333,34 @@ function initialState(objects: ClusterObjects, settings: PlannerSettings): Round
     events: [],
     reports: [],
     problems,
+    running: [],
+    gangsById: new Map(),
   };
+}
+
+/** Records an admitted gang's usage in its queue, and as a candidate for reclaim. */
+function admitRunning(state: RoundState, gang: Gang, admitted: readonly PodEntry[]): void {
+  state.gangsById.set(gang.ref.key, gang);
+  if (gang.queue === undefined || !state.book.has(gang.queue)) return;
+  const demand = demandOf(admitted);
+  state.book.admit({ id: gang.ref.key }, gang.queue, demand);
+  state.running.push({
+    id: gang.ref.key,
+    queue: gang.queue,
+    priority: gang.priority,
+    startedAt: gang.createdAt,
+    demand,
+  });
+}
+
+/** Preempts whole victim gangs so a queue gets back the quota it lent. */
+function reclaim(state: RoundState, victims: readonly RunningGang[], reason: string): void {
+  for (const v of victims) {
+    for (const m of state.gangsById.get(v.id)?.members ?? []) {
+      state.deletions.push({ ...podId(m), reason });
+      state.events.push(event(m, 'Warning', 'GangPreempted', reason));
+    }
+  }
 }
 
 /** Gangs whose members Phalanx manages: any member gated by our gate or carrying a plan. */
@@ -343,12 +373,10 @@ export function planRound(objects: ClusterObjects, settings: PlannerSettings): R
   const gangs = [...collectGangs(state.snap, objects).values()].filter(managed);
   const pending: { gang: Gang; members: PodEntry[] }[] = [];
   for (const gang of gangs) {
-    if (expire(state, gang) || resume(state, gang)) continue;
     const admitted = gang.members.filter((m) => m.plan !== undefined);
+    if (admitted.length > 0) admitRunning(state, gang, admitted);
+    if (expire(state, gang) || resume(state, gang)) continue;
     const waiting = gang.members.filter((m) => isGated(m.pod) && m.plan === undefined);
-    if (admitted.length > 0 && gang.queue !== undefined && state.book.has(gang.queue)) {
-      state.book.admit({ id: gang.ref.key }, gang.queue, demandOf(admitted));
-    }
     if (waiting.length === 0) {
       state.reports.push(
         report(gang, admitted.every((m) => isActiveOnNode(m.pod)) ? 'Running' : 'Planned', {}),
@@ -398,12 +426,16 @@ function admitPending(
     book: state.book,
     model: state.snap.model,
     tree: state.snap.tree,
+    running: state.running,
   };
   for (const a of admitRound(ctx, candidates)) {
     const item = byId.get(a.gang.id);
     if (item === undefined) continue;
     if (a.kind === 'planned') commit(state, item.gang, a.plan, item.members);
-    else wait(state, item.gang, a.phase, a.reason);
+    else if (a.kind === 'reclaim') {
+      reclaim(state, a.victims, a.reason);
+      wait(state, item.gang, 'Waiting', a.reason);
+    } else wait(state, item.gang, a.phase, a.reason);
   }
 }
 

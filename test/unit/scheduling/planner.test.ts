@@ -195,6 +195,47 @@ describe('planRound', () => {
     expect(r.queues[0]?.name).toBe('team-a');
   });
 
+  it('lends idle quota inside a cohort and reclaims it with whole-gang preemption', () => {
+    const queue = (name: string) => ({
+      apiVersion: 'scheduling.phalanx.dev/v1alpha1',
+      kind: 'Queue',
+      metadata: { name },
+      spec: { cohort: 'research', quotas: [{ resource: 'gpu.phalanx.dev', nominal: 8 }] },
+    });
+    const queues = [queue('team-a'), queue('team-b')];
+    const inQueue = (g: string, q: string, created: string) =>
+      Array.from({ length: 8 }, (_, i) => {
+        const p = gangPod(g, i, 8, { labels: { [LABEL_QUEUE]: q } });
+        return { ...p, metadata: { ...p.metadata, creationTimestamp: created } };
+      });
+    const nodes = [
+      ['n1', 'r1'],
+      ['n2', 'r1'],
+    ];
+    // team-b runs two 8-GPU gangs: one on its own quota, one borrowed from idle team-a.
+    let pods = [
+      ...inQueue('b1', 'team-b', '2026-11-21T09:00:00Z'),
+      ...inQueue('b2', 'team-b', '2026-11-21T09:01:00Z'),
+    ];
+    const r1 = planRound(objects(nodes, pods, queues), settings);
+    expect(r1.writes.filter((w) => w.pinNode !== undefined)).toHaveLength(16);
+    pods = apply(pods, r1, true);
+    // team-a's gang arrives: team-b's newest gang is preempted whole to give the quota back.
+    pods = [...pods, ...inQueue('a1', 'team-a', '2026-11-21T09:05:00Z')];
+    const r2 = planRound(objects(nodes, pods, queues), settings);
+    expect(new Set(r2.deletions.map((d) => d.name.split('-')[0]))).toEqual(new Set(['b2']));
+    expect(r2.deletions).toHaveLength(8);
+    expect(r2.gangs.find((g) => g.key === 'ml/a1')?.reason).toMatch(
+      /queue team-a reclaims quota it lent; preempting whole gang ml\/b2 \(queue team-b\)/,
+    );
+    // Once the preempted pods are gone, team-a's gang is planned.
+    const after = pods.filter((p) => !p.metadata.name?.startsWith('b2'));
+    const r3 = planRound(objects(nodes, after, queues), settings);
+    expect(
+      r3.writes.filter((w) => w.pinNode !== undefined && w.name.startsWith('a1')),
+    ).toHaveLength(8);
+  });
+
   it('keeps a gang that fits in one rack inside one rack', () => {
     const nodes = [
       ['n1', 'r1'],
