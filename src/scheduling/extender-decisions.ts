@@ -23,6 +23,8 @@ export interface FilterDecision {
   unresolvable: Record<string, string>;
   /** Input nodes the model does not know (informer lag); the adapter reports them as an error. */
   unknown: string[];
+  /** One verdict for every input node not named above (cheaper than thousands of map entries). */
+  others?: { message: string; unresolvable: boolean };
 }
 
 export interface VictimSet {
@@ -74,15 +76,16 @@ export function filterPod(
   const out: FilterDecision = { feasible: [], failed: {}, unresolvable: {}, unknown: [] };
   const plan = planOf(pod);
   if (plan !== undefined) {
-    for (const name of nodeNames) {
-      if (name === plan.node) out.feasible.push(name);
-      else out.unresolvable[name] = `phalanx: gang ${plan.gang} planned this pod on ${plan.node}`;
-    }
+    if (nodeNames.includes(plan.node)) out.feasible.push(plan.node);
+    out.others = {
+      message: `phalanx: gang ${plan.gang} planned this pod on ${plan.node}`,
+      unresolvable: true,
+    };
     return out;
   }
   const unmanaged = managedWithoutPlan(pod);
   if (unmanaged !== undefined) {
-    for (const name of nodeNames) out.unresolvable[name] = unmanaged;
+    out.others = { message: unmanaged, unresolvable: true };
     return out;
   }
   const demand = podDemand(pod, claimSpecs(objects));

@@ -264,7 +264,10 @@ describe('extender decisions', () => {
     const member = planned[0] as PodObject;
     const d = filterPod(objs, settings, member, ['n1', 'n2', 'ghost']);
     expect(d.feasible).toEqual(['n1']);
-    expect(d.unresolvable.n2).toMatch(/gang ml\/a planned this pod on n1/);
+    expect(d.others).toEqual({
+      message: 'phalanx: gang ml/a planned this pod on n1',
+      unresolvable: true,
+    });
     const other: PodObject = {
       metadata: { name: 'solo', namespace: 'ml', uid: 'solo' },
       spec: { resourceClaims: [{ name: 'gpu', resourceClaimTemplateName: 'one-gpu' }] },
