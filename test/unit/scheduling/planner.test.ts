@@ -203,7 +203,7 @@ describe('planRound', () => {
       spec: { cohort: 'research', quotas: [{ resource: 'gpu.phalanx.dev', nominal: 8 }] },
     });
     const queues = [queue('team-a'), queue('team-b')];
-    const inQueue = (g: string, q: string, created: string) =>
+    const inQueue = (g: string, q: string, created: string): PodObject[] =>
       Array.from({ length: 8 }, (_, i) => {
         const p = gangPod(g, i, 8, { labels: { [LABEL_QUEUE]: q } });
         return { ...p, metadata: { ...p.metadata, creationTimestamp: created } };
@@ -213,7 +213,7 @@ describe('planRound', () => {
       ['n2', 'r1'],
     ];
     // team-b runs two 8-GPU gangs: one on its own quota, one borrowed from idle team-a.
-    let pods = [
+    let pods: PodObject[] = [
       ...inQueue('b1', 'team-b', '2026-11-21T09:00:00Z'),
       ...inQueue('b2', 'team-b', '2026-11-21T09:01:00Z'),
     ];
