@@ -20,6 +20,16 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'Run the DRA kubelet plugin gpu.phalanx.dev (DaemonSet on GPU nodes).',
     load: () => import('./plugin.ts'),
   },
+  scheduler: {
+    summary:
+      'Run the scheduler extender (every replica) and the leader-elected gang planner for kube-scheduler.',
+    load: () => import('./scheduler.ts'),
+  },
+  simulate: {
+    summary:
+      'Replay a GPU trace through the scheduling core with a placement policy; print GPU allocation and fragmentation.',
+    load: () => import('./simulate.ts'),
+  },
 };
 
 function help(): string {

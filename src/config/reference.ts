@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { DEMO_FLAGS } from './demo.ts';
 import { markdownTable } from './flags.ts';
 import { PLUGIN_FLAGS } from './plugin.ts';
+import { SCHEDULER_FLAGS } from './scheduler.ts';
+import { SIMULATE_FLAGS } from './simulate.ts';
 
 export const CONFIGURATION_DOC = join(import.meta.dirname, '..', '..', 'docs', 'configuration.md');
 
@@ -23,9 +25,17 @@ export function configurationReference(): string {
     '',
     markdownTable(PLUGIN_FLAGS),
     '',
+    '## `phalanx scheduler`: the scheduler extender and the gang planner',
+    '',
+    markdownTable(SCHEDULER_FLAGS),
+    '',
     '## `phalanx demo`: the kubelet plugin on fake GPUs, no cluster',
     '',
     markdownTable(DEMO_FLAGS),
+    '',
+    '## `phalanx simulate`: trace replay through the scheduling core',
+    '',
+    markdownTable(SIMULATE_FLAGS),
     '',
   ].join('\n');
 }

@@ -263,13 +263,23 @@ function request(gang: Gang, members: readonly PodEntry[]): GangRequest {
 
 /** Resumes a plan that was written but not fully applied (restart between writes). */
 function resume(state: RoundState, gang: Gang): boolean {
-  const gatedPlanned = gang.members.filter((m) => isGated(m.pod) && m.plan !== undefined);
+  const gated = gang.members.filter((m) => isGated(m.pod));
+  const gatedPlanned = gated.filter((m) => m.plan !== undefined);
   if (gatedPlanned.length === 0) return false;
-  if (gatedPlanned.some((m) => m.reservation === 'broken')) {
+  const planIds = new Set(gatedPlanned.map((m) => m.plan?.plan));
+  const pinned = gang.members.some(
+    (m) => !isGated(m.pod) && m.plan !== undefined && planIds.has(m.plan.plan),
+  );
+  // Annotations are written on every member before any member is pinned: planned and unplanned
+  // gated members side by side, with none pinned yet, mean the writing stopped half-way.
+  const partial = !pinned && gated.length > gatedPlanned.length;
+  const broken = gatedPlanned.some((m) => m.reservation === 'broken');
+  if (partial || broken) {
     for (const m of gatedPlanned) {
       state.writes.push({ ...podId(m), annotations: { [ANNOTATION_PLAN]: null } });
     }
-    state.problems.push(`gang ${gang.ref.key}: its written plan no longer fits; planning it again`);
+    const why = broken ? 'its written plan no longer fits' : 'its plan was only partly written';
+    state.problems.push(`gang ${gang.ref.key}: ${why}; planning the whole gang again`);
     return true;
   }
   for (const m of gatedPlanned) {

@@ -47,6 +47,14 @@ export interface NodeState extends NodeSpec {
   readonly pluginKubeconfig: string;
 }
 
+/** Where kube-scheduler calls the Phalanx scheduler extender (`phalanx scheduler` serves it). */
+export interface ExtenderEndpoint {
+  readonly port: number;
+  /** The `urlPrefix` of the extender entry, e.g. `http://127.0.0.1:41234/scheduler`. */
+  readonly url: string;
+  readonly pathPrefix: string;
+}
+
 export interface ClusterState {
   readonly stateDir: string;
   readonly binDir: string;
@@ -57,11 +65,14 @@ export interface ClusterState {
   readonly caCert: string;
   readonly featureGates: string;
   readonly nodes: readonly NodeState[];
+  /** Absent when the cluster was started without the extender entry (or before it existed). */
+  readonly extender?: ExtenderEndpoint;
 }
 
 export const CLUSTER_MANIFESTS = [
   '00-namespace.yaml',
   '10-kubelet-plugin-rbac.yaml',
+  '15-queue-crd.yaml',
   '20-deviceclasses.yaml',
   '30-resourceslice-policy.yaml',
 ] as const;
@@ -173,11 +184,15 @@ export class LocalCluster {
   readonly version: string;
   readonly minor: number;
   readonly featureGates: string;
+  /** Configure kube-scheduler with the Phalanx extender entry (default true). */
+  readonly withExtender: boolean;
   #pki: Pki | undefined;
   #server = '';
+  #extender: ExtenderEndpoint | undefined;
 
-  constructor(options: { stateDir?: string; binDir?: string } = {}) {
+  constructor(options: { stateDir?: string; binDir?: string; extender?: boolean } = {}) {
     this.stateDir = options.stateDir ?? DEFAULT_STATE_DIR;
+    this.withExtender = options.extender ?? true;
     this.binDir = options.binDir ?? kubeBinDir();
     this.version = binaryVersion(this.binDir);
     this.minor = Number(this.version.split('.')[1]);
@@ -278,6 +293,7 @@ export class LocalCluster {
       caCert: this.pki.caCert,
       featureGates: this.featureGates,
       nodes: nodeStates,
+      ...(this.#extender === undefined ? {} : { extender: this.#extender }),
     };
     writeFileSync(join(this.stateDir, 'cluster.json'), `${JSON.stringify(state, null, 2)}\n`);
     for (const node of nodeStates) await this.startPlugin(node);
@@ -389,6 +405,15 @@ export class LocalCluster {
     const port = await freePort();
     const kubeconfig = join(this.stateDir, 'scheduler.kubeconfig');
     const config = join(this.stateDir, 'scheduler-config.yaml');
+    if (this.withExtender) {
+      const extenderPort = await freePort();
+      const pathPrefix = '/scheduler';
+      this.#extender = {
+        port: extenderPort,
+        pathPrefix,
+        url: `http://127.0.0.1:${extenderPort}${pathPrefix}`,
+      };
+    }
     writeFileSync(
       config,
       [
@@ -398,6 +423,9 @@ export class LocalCluster {
         `  kubeconfig: ${kubeconfig}`,
         'leaderElection:',
         '  leaderElect: false',
+        // The extender must see every feasible node, not a sample (it may reject all sampled ones).
+        'percentageOfNodesToScore: 100',
+        ...(this.#extender === undefined ? [] : extenderEntry(this.#extender.url)),
         '',
       ].join('\n'),
     );
@@ -586,6 +614,30 @@ export class LocalCluster {
   async down(): Promise<void> {
     await this.supervisor.stopAll();
   }
+}
+
+/**
+ * The Phalanx extender entry of KubeSchedulerConfiguration. `ignorable: true` is safe here, and
+ * lets every test that does not start `phalanx scheduler` run as if there were no extender: a pod
+ * the planner manages is invisible to kube-scheduler while it carries the Phalanx scheduling gate,
+ * and the planner removes the gate only in the same update that gives the pod a required node
+ * affinity to its planned node, so even with the extender unreachable such a pod can only be bound
+ * where the plan put it. What the extender adds on top (keeping other pods off capacity reserved
+ * for plans, scores, gang-safe preemption) is best effort. Weight 20: the default score plugins
+ * add up to about 1200 and an extender's 0..10 counts ×10, so 20 lets its packing preference win.
+ */
+function extenderEntry(url: string): string[] {
+  return [
+    'extenders:',
+    `  - urlPrefix: ${url}`,
+    '    filterVerb: filter',
+    '    prioritizeVerb: prioritize',
+    '    preemptVerb: preempt',
+    '    weight: 20',
+    '    nodeCacheCapable: true',
+    '    ignorable: true',
+    '    httpTimeout: 5s',
+  ];
 }
 
 function kubeletConfig(o: {

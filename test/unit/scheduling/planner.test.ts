@@ -173,6 +173,52 @@ describe('planRound', () => {
     expect(r2.writes.every((w) => w.annotations[ANNOTATION_PLAN] === undefined)).toBe(true);
   });
 
+  it('plans a gang again, whole, when its plan was written on only some members', () => {
+    const pods = gang('a', 4);
+    const r1 = planRound(
+      objects(
+        [
+          ['n1', 'r1'],
+          ['n2', 'r1'],
+        ],
+        pods,
+      ),
+      settings,
+    );
+    const partly = pods.map((p, i) => {
+      const plan = r1.writes.find((x) => x.uid === p.metadata.uid)?.annotations[ANNOTATION_PLAN];
+      if (i >= 2 || typeof plan !== 'string') return p;
+      return { ...p, metadata: { ...p.metadata, annotations: { [ANNOTATION_PLAN]: plan } } };
+    });
+    const r2 = planRound(
+      objects(
+        [
+          ['n1', 'r1'],
+          ['n2', 'r1'],
+        ],
+        partly,
+      ),
+      settings,
+    );
+    expect(r2.writes.some((w) => w.pinNode !== undefined)).toBe(false);
+    expect(r2.writes.filter((w) => w.annotations[ANNOTATION_PLAN] === null)).toHaveLength(2);
+    expect(r2.problems).toContain(
+      'gang ml/a: its plan was only partly written; planning the whole gang again',
+    );
+    const cleared = partly.map((p) => ({ ...p, metadata: { ...p.metadata, annotations: {} } }));
+    const r3 = planRound(
+      objects(
+        [
+          ['n1', 'r1'],
+          ['n2', 'r1'],
+        ],
+        cleared,
+      ),
+      settings,
+    );
+    expect(r3.writes.filter((w) => w.pinNode !== undefined)).toHaveLength(4);
+  });
+
   it('explains an incomplete gang', () => {
     const r = planRound(objects([['n1', 'r1']], gang('a', 8, 3)), settings);
     expect(r.gangs[0]?.reason).toBe('gang ml/a: 3/8 pods present; waiting for 5');
