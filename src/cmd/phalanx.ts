@@ -25,6 +25,11 @@ const COMMANDS: Readonly<Record<string, Command>> = {
       'Run the scheduler extender (every replica) and the leader-elected gang planner for kube-scheduler.',
     load: () => import('./scheduler.ts'),
   },
+  webhook: {
+    summary:
+      'Run the admission webhook: scheduling gates for gang and queue pods, Queue and GPU config validation.',
+    load: () => import('./webhook.ts'),
+  },
   simulate: {
     summary:
       'Replay a GPU trace through the scheduling core with a placement policy; print GPU allocation and fragmentation.',

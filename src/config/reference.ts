@@ -9,6 +9,7 @@ import { markdownTable } from './flags.ts';
 import { PLUGIN_FLAGS } from './plugin.ts';
 import { SCHEDULER_FLAGS } from './scheduler.ts';
 import { SIMULATE_FLAGS } from './simulate.ts';
+import { WEBHOOK_FLAGS } from './webhook.ts';
 
 export const CONFIGURATION_DOC = join(import.meta.dirname, '..', '..', 'docs', 'configuration.md');
 
@@ -28,6 +29,10 @@ export function configurationReference(): string {
     '## `phalanx scheduler`: the scheduler extender and the gang planner',
     '',
     markdownTable(SCHEDULER_FLAGS),
+    '',
+    '## `phalanx webhook`: the admission webhook',
+    '',
+    markdownTable(WEBHOOK_FLAGS),
     '',
     '## `phalanx demo`: the kubelet plugin on fake GPUs, no cluster',
     '',

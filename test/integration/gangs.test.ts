@@ -11,11 +11,9 @@
  * off its planned node. kube-scheduler binds one pod at a time, so a gang being bound is briefly
  * 3/8 bound; that is not a partial gang as long as every member already carries the plan.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
 import type { ResourceClaim } from '../../src/api/resource/v1.ts';
 import {
   ANNOTATION_PLAN,
@@ -29,8 +27,8 @@ import { KubeApiError } from '../../src/kube/rest.ts';
 import { pinPatch } from '../../src/kube/writes.ts';
 import { encodePlan } from '../../src/scheduling/workload.ts';
 import { REPO_ROOT } from '../cluster/cluster.ts';
-import { writeKubeconfig } from '../cluster/pki.ts';
 import { dumpOnFailure, ensureCluster, metricValue, waitFor } from '../helpers/cluster.ts';
+import { serviceAccountKubeconfig } from '../helpers/service-account.ts';
 
 const c = await ensureCluster();
 const NS = 'gangs';
@@ -187,25 +185,6 @@ class Sampler {
   }
 }
 
-/**
- * Runs the process as deploy/manifests/60-scheduler.yaml's service account, with only that RBAC
- * applied, so these tests also prove the manifest grants every verb the process uses.
- */
-function schedulerKubeconfig(): string {
-  const rbac = parseAllDocuments(
-    readFileSync(join(REPO_ROOT, 'deploy', 'manifests', '60-scheduler.yaml'), 'utf8'),
-  )
-    .map((d) => d.toJSON() as { kind?: string })
-    .filter((o) => o.kind !== 'Deployment' && o.kind !== 'Service');
-  c.kubectl(['apply', '--server-side', '-f', '-'], rbac.map((o) => JSON.stringify(o)).join('\n'));
-  const token = c
-    .kubectl(['create', 'token', 'phalanx-scheduler', '-n', 'phalanx-system', '--duration=2h'])
-    .trim();
-  const file = join(c.state.stateDir, 'phalanx-scheduler.kubeconfig');
-  writeKubeconfig(file, c.state.server, c.state.caCert, { token });
-  return file;
-}
-
 let kubeconfig = '';
 
 function startScheduler(metricsPort: number): void {
@@ -334,7 +313,7 @@ describe.runIf(runnable)('gangs through phalanx scheduler on a real cluster', ()
       90_000,
       500,
     );
-    kubeconfig = schedulerKubeconfig();
+    kubeconfig = serviceAccountKubeconfig(c, '60-scheduler.yaml', 'phalanx-scheduler');
     startScheduler(metricsPort);
     await waitLeading(metricsPort);
     sampler.start();

@@ -1,25 +1,23 @@
 /**
- * The admission webhook behind the real API server: the webhook runs in this test process on
- * 127.0.0.1 with a certificate minted by the harness's openssl helpers, and is registered with
+ * The admission webhook behind the real API server: `phalanx webhook` runs as a child process on
+ * 127.0.0.1, as the service account of deploy/manifests/55-webhook-deployment.yaml (so its RBAC is
+ * proven too), with a certificate minted by the harness's openssl helpers, and is registered with
  * `clientConfig.url` and the CA as caBundle. Every configuration is scoped to this file's own
  * namespaces and labels, so other suites sharing the cluster never reach it. Also checks the
  * webhook-free alternative (deploy/manifests/optional/gate-policy.yaml) where the API server
  * serves MutatingAdmissionPolicy v1 (1.36+).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { KubeApiError } from '../../src/kube/rest.ts';
-import { silentLogger } from '../../src/observability/logger.ts';
-import { WebhookMetrics } from '../../src/webhook/metrics.ts';
-import { mapNamespaceLabels } from '../../src/webhook/pods.ts';
-import { startWebhookServer, type WebhookServer } from '../../src/webhook/server.ts';
 import { REPO_ROOT } from '../cluster/cluster.ts';
 import { createPki } from '../cluster/pki.ts';
 import { dumpOnFailure, ensureCluster, waitFor } from '../helpers/cluster.ts';
+import { freePort, serviceAccountKubeconfig } from '../helpers/service-account.ts';
 
 const c = await ensureCluster();
 const NS = 'webhook-it';
@@ -36,7 +34,8 @@ const ADMISSION = '/apis/admissionregistration.k8s.io/v1';
 dumpOnFailure(c, NS);
 
 const root = mkdtempSync(join(tmpdir(), 'phalanx-webhook-it-'));
-let server: WebhookServer | undefined;
+const PROCESS = 'phalanx-webhook';
+let port = 0;
 const hasQueueCrd = existsSync(QUEUE_CRD);
 const servesPolicies = c.state.minor >= 36;
 
@@ -97,6 +96,17 @@ async function denial(create: () => Promise<unknown>): Promise<string> {
   return message;
 }
 
+/** Status code of an HTTPS GET trusting `ca`; 0 when the connection fails. */
+function httpsStatus(url: string, ca: Buffer): Promise<number> {
+  return new Promise((resolve) => {
+    const req = https.get(url, { ca }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', () => resolve(0));
+  });
+}
+
 const gateNames = (p: PodObject): string[] => (p.spec.schedulingGates ?? []).map((g) => g.name);
 
 async function remove(path: string): Promise<void> {
@@ -106,7 +116,6 @@ async function remove(path: string): Promise<void> {
 }
 
 function webhook(name: string, path: string, rules: object[], selectors: object): object {
-  const port = server?.port ?? 0;
   return {
     name,
     admissionReviewVersions: ['v1'],
@@ -188,17 +197,30 @@ function applyJson(objects: readonly object[]): void {
 beforeAll(async () => {
   await removeWebhooks();
   const pki = createPki(join(root, 'pki'), []);
-  server = await startWebhookServer({
-    app: {
-      namespaces: mapNamespaceLabels(new Map([[NS, {}]])),
-      logger: silentLogger(),
-      metrics: new WebhookMetrics(new Registry()),
-    },
-    certFile: pki.serverCert,
-    keyFile: pki.serverKey,
-    host: '127.0.0.1',
-    port: 0,
+  const kubeconfig = serviceAccountKubeconfig(c, '55-webhook-deployment.yaml', 'phalanx-webhook');
+  port = await freePort();
+  c.supervisor.start({
+    name: PROCESS,
+    command: `${REPO_ROOT}/node_modules/.bin/node`,
+    args: [
+      `${REPO_ROOT}/src/cmd/phalanx.ts`,
+      'webhook',
+      `--kubeconfig=${kubeconfig}`,
+      `--address=127.0.0.1:${port}`,
+      `--tls-cert-file=${pki.serverCert}`,
+      `--tls-key-file=${pki.serverKey}`,
+      '--metrics-address=',
+      '--v=4',
+    ],
   });
+  const ca = readFileSync(pki.caCert);
+  await c.supervisor.waitWhileAlive(
+    PROCESS,
+    'phalanx webhook ready (namespace cache synced)',
+    () => httpsStatus(`https://127.0.0.1:${port}/readyz`, ca).then((code) => code === 200),
+    60_000,
+    250,
+  );
   applyJson([
     ...[NS, POLICY_NS].map((name) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } })),
     {
@@ -224,7 +246,7 @@ afterAll(async () => {
   await removePolicies();
   if (hasQueueCrd) await remove('/apis/scheduling.phalanx.dev/v1alpha1/queues/webhook-it-good');
   for (const ns of [NS, POLICY_NS, POLICY_QUEUE_NS]) await remove(`/api/v1/namespaces/${ns}`);
-  await server?.close();
+  await c.supervisor.stop(PROCESS);
   rmSync(root, { recursive: true, force: true });
 });
 
