@@ -6,8 +6,8 @@ NPM ?= npm
 
 include hack/kube-bins.mk
 
-.PHONY: all deps demo test test-unit test-integration check lint format typecheck bench-plugin \
-	cluster-up cluster-down cluster-logs clean help
+.PHONY: all deps demo simulate test test-unit test-integration check lint format typecheck \
+	bench-plugin chromium report-screenshot cluster-up cluster-down cluster-logs clean help
 
 all: check test
 
@@ -15,6 +15,7 @@ help:
 	@echo "make demo          run the fake-GPU demo of the kubelet plugin (no cluster needed)"
 	@echo "make test          install dependencies, type-check, lint, run every test"
 	@echo "make bench-plugin  NodePrepareResources latency benchmark"
+	@echo "make report-screenshot  openb replay of every policy as an HTML report plus a PNG of it"
 	@echo "make kube-bins     build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kubectl, fakecri"
 	@echo "make cluster-up    start the local real cluster (3 kubelets on a fake CRI, a plugin per node)"
 	@echo "make cluster-down  stop it and remove its state"
@@ -45,7 +46,11 @@ lint: deps
 format: deps
 	$(NPM) run --silent format
 
-test: check kube-bins
+# Headless Chromium renders the simulator's HTML report in the integration tests.
+chromium:
+	@bash hack/install-chromium.sh >/dev/null
+
+test: check kube-bins chromium
 	$(NPM) run --silent test
 
 test-unit: deps
@@ -67,5 +72,26 @@ cluster-logs: deps
 	node_modules/.bin/node test/cluster/cli.ts logs
 
 # Unit tests need nothing; integration tests bring the local real cluster up themselves.
-test-integration: deps kube-bins
+test-integration: deps kube-bins chromium
 	$(NPM) run --silent test:integration
+
+# Simulation report with a screenshot: replay the openb trace with every policy (same seed), write
+# the self-contained HTML report, and take a PNG of the whole page with headless Chromium
+# (installed by hack/install-chromium.sh when missing). OPENB_DIR points at the trace CSVs.
+OPENB_DIR ?= ../shared/traces/openb
+REPORT_DIR ?= .cache/report
+REPORT_POLICIES ?= all
+REPORT_WINDOW ?= 1280,7000
+
+report-screenshot: deps
+	node_modules/.bin/node src/cmd/phalanx.ts simulate \
+		--nodes $(OPENB_DIR)/openb_node_list_gpu_node.csv \
+		--pods $(OPENB_DIR)/openb_pod_list_default.csv \
+		--policy $(REPORT_POLICIES) --report $(REPORT_DIR)/openb.html
+	@rm -f $(REPORT_DIR)/openb.png
+	@browser=$$(bash hack/install-chromium.sh) && \
+		"$$browser" --headless --no-sandbox --disable-gpu --hide-scrollbars \
+			--window-size=$(REPORT_WINDOW) --screenshot=$(abspath $(REPORT_DIR))/openb.png \
+			file://$(abspath $(REPORT_DIR))/openb.html >/dev/null 2>&1; \
+		test -s $(REPORT_DIR)/openb.png || { echo "report-screenshot: chromium wrote no screenshot; run $$browser --headless --screenshot by hand to see why" >&2; exit 1; }
+	@echo "report: $(REPORT_DIR)/openb.html  screenshot: $(REPORT_DIR)/openb.png"

@@ -3,13 +3,14 @@
  * and print the GPU allocation and fragmentation it reaches.
  */
 import { FlagError, parseCommandLine, usage } from '../config/flags.ts';
-import { SIMULATE_FLAGS } from '../config/simulate.ts';
+import { parsePolicies, SIMULATE_FLAGS } from '../config/simulate.ts';
+import { commandLine, writeOpenbReport } from '../simulator/html/write.ts';
 import { progressReporter } from '../simulator/progress.ts';
 import { summaryTable, writeRunFiles } from '../simulator/report.ts';
 import { loadTrace, simulate } from '../simulator/run.ts';
 
 const SUMMARY =
-  'Replay a GPU trace (openb CSVs) through the scheduling core with one placement policy; print GPU allocation and fragmentation per arrived demand.';
+  'Replay a GPU trace (openb CSVs) through the scheduling core with one or more placement policies; print GPU allocation and fragmentation per arrived demand, optionally as an HTML report.';
 
 export async function main(argv: readonly string[]): Promise<number> {
   const { values, help } = parseCommandLine('simulate', SIMULATE_FLAGS, argv, process.env);
@@ -25,18 +26,32 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (!Number.isSafeInteger(values.seed)) {
     throw new FlagError(`--seed: expected a whole number, got ${values.seed}`);
   }
+  const policies = parsePolicies(values.policy);
   const trace = loadTrace(values.nodes, values.pods);
-  const progress = progressReporter(process.stderr, `simulate ${values.policy}`);
-  const run = simulate(trace, {
-    policy: values.policy,
-    seed: values.seed,
-    ratio: values['tune-ratio'],
-    onProgress: progress.update,
+  const runs = policies.map((policy) => {
+    const progress = progressReporter(process.stderr, `simulate ${policy}`);
+    const run = simulate(trace, {
+      policy,
+      seed: values.seed,
+      ratio: values['tune-ratio'],
+      onProgress: progress.update,
+      occupancy: values.report !== '',
+    });
+    progress.done(run.summary.wallMs);
+    return run;
   });
-  progress.done(run.summary.wallMs);
-  process.stdout.write(summaryTable([run]));
+  process.stdout.write(summaryTable(runs));
   if (values.out !== '') {
-    for (const file of writeRunFiles(values.out, run)) process.stderr.write(`wrote ${file}\n`);
+    for (const run of runs) {
+      for (const file of writeRunFiles(values.out, run)) process.stderr.write(`wrote ${file}\n`);
+    }
+  }
+  if (values.report !== '') {
+    const file = writeOpenbReport(values.report, runs, {
+      command: `phalanx simulate ${commandLine(argv)}`,
+      generatedAt: new Date().toISOString(),
+    });
+    process.stderr.write(`wrote ${file}\n`);
   }
   return 0;
 }

@@ -1,6 +1,6 @@
 /** Settings of `phalanx simulate`, the trace replay. */
-import { POLICY_NAMES } from '../scheduling/policies/index.ts';
-import type { FlagTable } from './flags.ts';
+import { isPolicyName, POLICY_NAMES, type PolicyName } from '../scheduling/policies/index.ts';
+import { FlagError, type FlagTable } from './flags.ts';
 
 export const SIMULATE_FLAGS = {
   nodes: {
@@ -21,8 +21,7 @@ export const SIMULATE_FLAGS = {
     type: 'string',
     env: 'PHALANX_SIMULATE_POLICY',
     default: 'phalanx',
-    choices: POLICY_NAMES,
-    description: 'Placement policy to replay with: a published baseline or ours (phalanx).',
+    description: `Placement policy to replay with: a published baseline or ours (phalanx); a comma list or all replays each with the same seed. One of: ${POLICY_NAMES.join(', ')}, or all.`,
   },
   seed: {
     type: 'number',
@@ -48,4 +47,36 @@ export const SIMULATE_FLAGS = {
     description:
       'Directory for per-run files (<policy>-seed<n>-ratio<r>.csv and .json with the per-1% series); empty writes none.',
   },
+  report: {
+    type: 'string',
+    env: 'PHALANX_SIMULATE_REPORT',
+    default: '',
+    description:
+      'HTML report to write (one self-contained file with inline SVG charts: allocation and fragmentation per policy against the published numbers, occupancy maps); empty writes none.',
+  },
 } as const satisfies FlagTable;
+
+/**
+ * The policies named by --policy: one name, a comma list (in the order given, repeats dropped),
+ * or `all` (every policy, baselines first).
+ */
+export function parsePolicies(text: string): PolicyName[] {
+  const names = text
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
+  if (names.length === 0) {
+    throw new FlagError(`--policy: name a policy; use one of ${POLICY_NAMES.join(', ')}, or all`);
+  }
+  if (names.includes('all')) return [...POLICY_NAMES];
+  const out: PolicyName[] = [];
+  for (const name of names) {
+    if (!isPolicyName(name)) {
+      throw new FlagError(
+        `--policy: "${name}" is not allowed; use one of ${POLICY_NAMES.join(', ')}, or all`,
+      );
+    }
+    if (!out.includes(name)) out.push(name);
+  }
+  return out;
+}

@@ -3,9 +3,10 @@
  * and ratio, replay it with a named policy. `phalanx simulate` and the openb validation bench
  * both go through here.
  */
-import type { NodeSpec } from '../scheduling/cluster.ts';
+import { ClusterModel, type NodeSpec } from '../scheduling/cluster.ts';
 import { policyByName } from '../scheduling/policies/index.ts';
-import { type ReplaySummary, runReplay } from './engine.ts';
+import { type ReplayStep, type ReplaySummary, runReplay } from './engine.ts';
+import { type NodeOccupancy, nodeOccupancy } from './html/occupancy.ts';
 import type { SeriesPoint } from './metrics.ts';
 import { readNodeCsv, readPodCsv, type TraceInput, type TracePod } from './openb.ts';
 import { planReplay, type TuneStats } from './tune.ts';
@@ -25,6 +26,8 @@ export interface RunSettings {
   readonly seed: number;
   readonly ratio: number;
   readonly onProgress?: (done: number, total: number) => void;
+  /** Keep every node's GPU use at the end of the run (for the report's occupancy map). */
+  readonly occupancy?: boolean;
 }
 
 /** Where a run's inputs came from, so a result can be traced to the exact files. */
@@ -41,6 +44,8 @@ export interface SimulationRun {
   readonly tune: TuneStats;
   readonly summary: ReplaySummary;
   readonly series: readonly SeriesPoint[];
+  /** Every node's GPU use after the last pod; present when RunSettings.occupancy was set. */
+  readonly occupancy?: readonly NodeOccupancy[];
 }
 
 export function simulate(trace: Trace, settings: RunSettings): SimulationRun {
@@ -49,11 +54,20 @@ export function simulate(trace: Trace, settings: RunSettings): SimulationRun {
     ratio: settings.ratio,
     seed: settings.seed,
   });
+  let occupancy: NodeOccupancy[] | undefined;
+  const last = plan.pods.length - 1;
+  const onStep = (step: ReplayStep): void => {
+    if (step.index === last) occupancy = nodeOccupancy(step.model.nodes);
+  };
   const { summary, series } = runReplay({
     plan,
     policy,
     ...(settings.onProgress === undefined ? {} : { onProgress: settings.onProgress }),
+    ...(settings.occupancy === true ? { onStep } : {}),
   });
+  if (settings.occupancy === true && occupancy === undefined) {
+    occupancy = nodeOccupancy(ClusterModel.fromNodes(plan.nodes).nodes);
+  }
   const input = <T>(file: TraceInput<T>) => ({
     path: file.path,
     sha256: file.sha256,
@@ -67,5 +81,6 @@ export function simulate(trace: Trace, settings: RunSettings): SimulationRun {
     tune: plan.stats,
     summary,
     series,
+    ...(occupancy === undefined ? {} : { occupancy }),
   };
 }
