@@ -32,6 +32,7 @@ import { startExtenderServer } from '../src/extender/server.ts';
 import type { NodeCacheMode } from '../src/extender/wire.ts';
 import { silentLogger } from '../src/observability/logger.ts';
 import { type BenchArgs, type BenchDefaults, parseBenchArgs, usage } from './lib/args.ts';
+import { coreDeciderFor, corePod } from './lib/extender-core.ts';
 import {
   gitInfo,
   type MachineInfo,
@@ -61,10 +62,15 @@ const DEFAULTS: BenchDefaults = {
 };
 const QUICK = { iterations: 30, warmup: 5 } as const;
 
-/** The decider `npm run bench:extender` measures (swap in the production one here). */
+/**
+ * The decider `npm run bench:extender` measures: the production one (CoreDecider over the
+ * scheduling core, a synthetic sxm8-80g cluster with these node names) with a mix of planned gang
+ * members and GPU pods outside gangs (bench/lib/extender-core.ts).
+ */
 const COMMAND_LINE_DECIDER = {
-  name: 'PassThroughDecider',
-  deciderFor: (): ExtenderDecider => new PassThroughDecider(),
+  name: 'CoreDecider (scheduling core)',
+  deciderFor: coreDeciderFor,
+  podFor: corePod,
 } as const;
 const PREFIX = '/scheduler';
 const BODY_LIMIT_BYTES = 64 * 1024 * 1024;
@@ -595,7 +601,7 @@ function parameters(args: BenchArgs, decider: string): Record<string, unknown> {
     iterations: args.iterations,
     warmup: args.warmup,
     scenarios: DEFAULT_SCENARIOS,
-    pod: 'benchPod(i): 1 container, 1 ResourceClaimTemplate, gang labels; a new name and UID per call',
+    pod: 'corePod(i): benchPod(i) (1 container, an 8-GPU ResourceClaimTemplate, a new name and UID per call); even calls without gang labels, odd calls a planned gang member',
     node: 'benchNode(i): v1.Node with 9 labels, 4 conditions, 6 images (~3.5 KB)',
     calls:
       'filter, then prioritize over the survivors when more than one; sequential; one keep-alive connection per server',
@@ -665,6 +671,7 @@ async function main(): Promise<void> {
   );
   const results = await runExtenderBench({
     deciderFor: COMMAND_LINE_DECIDER.deciderFor,
+    podFor: COMMAND_LINE_DECIDER.podFor,
     iterations: args.iterations,
     warmup: args.warmup,
     progress: (line) => process.stdout.write(`  ${line}\n`),

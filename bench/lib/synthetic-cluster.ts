@@ -15,6 +15,8 @@ export interface SyntheticClusterSpec {
   readonly racksPerBlock: number;
   /** Kubernetes minor the slices are laid out for (35+: counters in their own slice). */
   readonly serverMinor: number;
+  /** Node names (default `gpu-node-NNNNN`). */
+  readonly name?: (i: number) => string;
 }
 
 export function syntheticNodeName(i: number): string {
@@ -25,7 +27,7 @@ export function syntheticCluster(spec: SyntheticClusterSpec): ClusterObjects {
   const nodes: NodeObject[] = [];
   const slices: ResourceSlice[] = [];
   for (let i = 0; i < spec.nodes; i++) {
-    const name = syntheticNodeName(i);
+    const name = (spec.name ?? syntheticNodeName)(i);
     const rack = Math.floor(i / spec.nodesPerRack);
     const block = Math.floor(rack / spec.racksPerBlock);
     nodes.push({
