@@ -9,6 +9,11 @@
  *   --trace NAME      default (openb_pod_list_default.csv) or multigpu50
  *   --all             every published baseline (default: random and best-fit)
  *   --seeds A-B       seed range (default 42-51)
+ *   --phalanx         also replay our own policy, phalanx, and compare it with the best published
+ *                     policy on the trace: PASS when its mean allocation at 130% is above the best
+ *                     published mean and, where that policy's fragmentation at 90% arrived demand is
+ *                     published, its own mean fragmentation there is below it
+ *   --phalanx-only    replay phalanx alone (no baselines)
  *
  * Exit status 1 when any policy fails. Published numbers: the openb trace README beside the data
  * and the artifact's expected results (docs/simulator-method.md).
@@ -103,6 +108,68 @@ function at(run: SimulationRun, pct: number, what: 'allocationPct' | 'fragmentat
   return pointAt(run.series, pct)?.[what] ?? Number.NaN;
 }
 
+/** The published policy with the highest mean allocation at 130% on a trace. */
+export function bestPublished(trace: TraceName): { policy: PolicyName; published: Published } {
+  let best: { policy: PolicyName; published: Published } | undefined;
+  for (const [policy, published] of Object.entries(PUBLISHED[trace]) as [PolicyName, Published][]) {
+    if (best === undefined || published.at130 > best.published.at130) best = { policy, published };
+  }
+  if (best === undefined) throw new Error(`no published results for trace ${trace}`);
+  return best;
+}
+
+/**
+ * Our policy against the best published one: PASS when its mean allocation at 130% is above the
+ * best published mean and, where that policy's fragmentation at 90% is published, its own mean
+ * fragmentation at 90% is below it.
+ */
+export function phalanxVerdict(
+  ours: { readonly at130: number; readonly frag90: number },
+  best: Published,
+): 'PASS' | 'FAIL' {
+  const beatsAllocation = ours.at130 > best.at130;
+  const bestFrag90 = best.frag?.[2];
+  const beatsFragmentation = bestFrag90 === undefined || ours.frag90 < bestFrag90;
+  return beatsAllocation && beatsFragmentation ? 'PASS' : 'FAIL';
+}
+
+/** The phalanx row: its allocation and fragmentation next to the best published policy's. */
+export function phalanxRow(
+  runs: readonly SimulationRun[],
+  trace: TraceName,
+): { cells: string[]; pass: boolean } {
+  const best = bestPublished(trace);
+  const a130 = meanSd(runs.map((r) => at(r, 130, 'allocationPct')));
+  const frag = [50, 80, 90].map((p) => meanSd(runs.map((r) => at(r, p, 'fragmentationPct'))));
+  const wall = meanSd(runs.map((r) => r.summary.wallMs / 1000));
+  const frag90 = frag[2]?.mean ?? Number.NaN;
+  const result = phalanxVerdict({ at130: a130.mean, frag90 }, best.published);
+  return {
+    cells: [
+      'phalanx',
+      fmt(a130),
+      `${best.published.at130.toFixed(2)} (${best.policy})`,
+      (a130.mean - best.published.at130).toFixed(2),
+      frag.map((f) => f.mean.toFixed(1)).join(' / '),
+      best.published.frag?.map((f) => f.toFixed(1)).join(' / ') ?? '-',
+      result,
+      wall.mean.toFixed(2),
+    ],
+    pass: result === 'PASS',
+  };
+}
+
+const PHALANX_HEADERS = [
+  'policy',
+  'ours @130',
+  'best published',
+  'margin',
+  'ours frag 50/80/90',
+  'best pub frag 50/80/90',
+  'result',
+  'replay s',
+].map((header, i) => ({ header, align: i === 0 ? ('left' as const) : ('right' as const) }));
+
 const fmt = (x: { mean: number; sd: number }): string =>
   `${x.mean.toFixed(2)} ± ${x.sd.toFixed(2)}`;
 
@@ -148,7 +215,7 @@ const HEADERS = [
 ].map((header, i) => ({ header, align: i === 0 ? ('left' as const) : ('right' as const) }));
 
 function usageText(): string {
-  return `usage: node bench/openb-validate.ts [--data DIR] [--trace default|multigpu50] [--all] [--seeds 42-51]\n`;
+  return `usage: node bench/openb-validate.ts [--data DIR] [--trace default|multigpu50] [--all] [--seeds 42-51] [--phalanx | --phalanx-only]\n`;
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -160,6 +227,8 @@ async function main(argv: readonly string[]): Promise<number> {
       trace: { type: 'string', default: 'default' },
       all: { type: 'boolean', default: false },
       seeds: { type: 'string', default: '42-51' },
+      phalanx: { type: 'boolean', default: false },
+      'phalanx-only': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -180,7 +249,8 @@ async function main(argv: readonly string[]): Promise<number> {
     );
   }
   const seeds = parseSeeds(values.seeds);
-  const policies = values.all === true ? ALL_POLICIES : DEFAULT_POLICIES;
+  const phalanxOnly = values['phalanx-only'] === true;
+  const policies = phalanxOnly ? [] : values.all === true ? ALL_POLICIES : DEFAULT_POLICIES;
   const data = loadTrace(nodesPath, podsPath);
   process.stdout.write(
     `openb ${trace}: ${data.pods.rows.length} pods (sha256 ${data.pods.sha256.slice(0, 12)}…), ${data.nodes.rows.length} nodes; ratio ${RATIO}; seeds ${seeds[0]}–${seeds.at(-1)}\n`,
@@ -194,10 +264,22 @@ async function main(argv: readonly string[]): Promise<number> {
     rows.push(row.cells);
     allPass &&= row.pass;
   }
-  process.stdout.write(`${formatTable(HEADERS, rows)}\n`);
-  process.stdout.write(
-    `GPU allocation (%) at 130% arrived demand, mean ± sd over ${seeds.length} seeds; PASS within ±${TOLERANCE_POINTS.toFixed(1)} point of the published mean.\n`,
-  );
+  if (rows.length > 0) {
+    process.stdout.write(`${formatTable(HEADERS, rows)}\n`);
+    process.stdout.write(
+      `GPU allocation (%) at 130% arrived demand, mean ± sd over ${seeds.length} seeds; PASS within ±${TOLERANCE_POINTS.toFixed(1)} point of the published mean.\n`,
+    );
+  }
+  if (phalanxOnly || values.phalanx === true) {
+    const runs = seeds.map((seed) => simulate(data, { policy: 'phalanx', seed, ratio: RATIO }));
+    process.stderr.write(`phalanx: ${runs.length} replays done\n`);
+    const row = phalanxRow(runs, trace);
+    process.stdout.write(`${formatTable(PHALANX_HEADERS, [row.cells])}\n`);
+    process.stdout.write(
+      `phalanx PASS: mean allocation at 130% above the best published mean and, where published, mean fragmentation at 90% below that policy's.\n`,
+    );
+    allPass &&= row.pass;
+  }
   return allPass ? 0 : 1;
 }
 
