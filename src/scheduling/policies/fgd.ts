@@ -25,8 +25,8 @@ export function fgdScore(before: number, after: number): number {
   return Math.trunc(sigmoid((before - after) / 1000) * MAX_SCORE);
 }
 
-/** One node's state as last seen, with its fragmentation and the scores computed for it. */
-interface MemoEntry {
+/** One node's state as last seen, with its measure before placement and the scores computed for it. */
+export interface MemoEntry {
   name: string;
   cpuFree: number;
   readonly gpuFree: Float64Array;
@@ -34,32 +34,29 @@ interface MemoEntry {
   readonly scores: Map<string, NodeScore | undefined>;
 }
 
-function shapeKey(shape: PodShape): string {
+export function shapeKey(shape: PodShape): string {
   return `${shape.cpuMilli}/${shape.gpuCount}/${shape.gpuMilli}/${shape.gpuModels.join('|')}`;
 }
 
-/** Per-node memo, keyed by ordinal and checked against the node's current free CPU and GPUs. */
-class NodeMemo {
+/**
+ * Per-node memo, keyed by ordinal and checked against the node's current free CPU and GPUs; the
+ * node's measure before placement comes from `measure(cpuFree, gpuFree)`.
+ */
+export class NodeMemo {
   readonly #entries: (MemoEntry | undefined)[] = [];
 
   clear(): void {
     this.#entries.length = 0;
   }
 
-  entry(node: NodeView, mix: CompiledMix): MemoEntry {
+  entry(node: NodeView, measure: (cpuFree: number, gpuFree: Float64Array) => number): MemoEntry {
     const found = this.#entries[node.ordinal];
     if (found !== undefined && this.#current(found, node)) return found;
     const entry = found?.gpuFree.length === node.gpuCount ? found : fresh(node);
     entry.name = node.name;
     entry.cpuFree = node.cpuMilliFree;
     for (let i = 0; i < node.gpuCount; i++) entry.gpuFree[i] = node.gpuFreeMilli(i);
-    entry.before = fragmentedMilli(
-      entry.cpuFree,
-      entry.gpuFree,
-      node.gpuCount,
-      (i) => node.gpuModel(i),
-      mix,
-    );
+    entry.before = measure(entry.cpuFree, entry.gpuFree);
     entry.scores.clear();
     this.#entries[node.ordinal] = entry;
     return entry;
@@ -96,12 +93,27 @@ export function fgdNodeScore(
   const cpuAfter = entry.cpuFree - shape.cpuMilli;
   const after = (): number =>
     fragmentedMilli(cpuAfter, gpus, node.gpuCount, (i) => node.gpuModel(i), mix);
-  if (isCpuOnly(shape)) return { score: fgdScore(entry.before, after()), pick: NO_GPUS };
-  if (isShare(shape)) return bestShare(node, shape, gpus, () => fgdScore(entry.before, after()));
+  return scorePlacement(node, shape, gpus, () => fgdScore(entry.before, after()));
+}
+
+/**
+ * FGD's placement step, shared by every policy that scores a node by a measure taken after the
+ * placement: `scoreNow()` reads `gpus` (the node's free milli per GPU), which this updates in place
+ * for the pick under test. CPU-only pods take no GPU; a share tries every GPU it fits on; whole
+ * GPUs take idle ones.
+ */
+export function scorePlacement(
+  node: NodeView,
+  shape: PodShape,
+  gpus: Float64Array,
+  scoreNow: () => number,
+): NodeScore | undefined {
+  if (isCpuOnly(shape)) return { score: scoreNow(), pick: NO_GPUS };
+  if (isShare(shape)) return bestShare(node, shape, gpus, scoreNow);
   const pick = idleGpusPick(node, shape);
   if (pick === undefined) return undefined;
   for (const g of pick.gpus) gpus[g] = 0;
-  return { score: fgdScore(entry.before, after()), pick };
+  return { score: scoreNow(), pick };
 }
 
 /** Tries the share on every fitting GPU; the best score wins, ties to the lower index. */
@@ -125,33 +137,59 @@ function bestShare(
   return best;
 }
 
-/** The FGD policy; `name` lets a derived policy (ours) start from it under its own name. */
-export function fgdPolicy(name = 'fgd'): PlacementPolicy {
-  let mix: CompiledMix | undefined;
+/**
+ * A policy that scores a node by how a measure of it changes with the placement (FGD and ours):
+ * `prepare` turns the workload's shape mix into the measure's state `M`; `before` measures a node
+ * as it is; `nodeScore` scores one placement from that. Scores are memoised per node and pod shape
+ * until the node changes.
+ */
+export function measuredPolicy<M>(spec: {
+  readonly name: string;
+  readonly prepare: (mix: ShapeMix) => M;
+  readonly before: (m: M, node: NodeView) => (cpuFree: number, gpuFree: Float64Array) => number;
+  readonly nodeScore: (
+    node: NodeView,
+    shape: PodShape,
+    entry: MemoEntry,
+    m: M,
+  ) => NodeScore | undefined;
+}): PlacementPolicy {
+  let state: { m: M } | undefined;
   const memo = new NodeMemo();
   let lastShape: PodShape | undefined;
   let lastKey = '';
   return {
-    name,
+    name: spec.name,
     prepare(next: ShapeMix): void {
-      mix = compileMix(next);
+      state = { m: spec.prepare(next) };
       memo.clear();
     },
     score(node: NodeView, shape: PodShape): NodeScore | undefined {
-      if (mix === undefined) {
+      if (state === undefined) {
         throw new Error(
-          `policy ${name} needs the workload's shape mix: call prepare(mix) before scoring`,
+          `policy ${spec.name} needs the workload's shape mix: call prepare(mix) before scoring`,
         );
       }
       if (shape !== lastShape) {
         lastShape = shape;
         lastKey = shapeKey(shape);
       }
-      const entry = memo.entry(node, mix);
+      const entry = memo.entry(node, spec.before(state.m, node));
       if (entry.scores.has(lastKey)) return entry.scores.get(lastKey);
-      const result = fgdNodeScore(node, shape, entry, mix);
+      const result = spec.nodeScore(node, shape, entry, state.m);
       entry.scores.set(lastKey, result);
       return result;
     },
   };
+}
+
+/** The FGD policy. */
+export function fgdPolicy(name = 'fgd'): PlacementPolicy {
+  return measuredPolicy<CompiledMix>({
+    name,
+    prepare: compileMix,
+    before: (mix, node) => (cpuFree, gpuFree) =>
+      fragmentedMilli(cpuFree, gpuFree, node.gpuCount, (i) => node.gpuModel(i), mix),
+    nodeScore: fgdNodeScore,
+  });
 }
