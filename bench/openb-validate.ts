@@ -18,10 +18,12 @@
  * Exit status 1 when any policy fails. Published numbers: the openb trace README beside the data
  * and the artifact's expected results (docs/simulator-method.md).
  */
+
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { PolicyName } from '../src/scheduling/policies/index.ts';
+import { PUBLISHED_OPENB, type PublishedOpenb } from '../src/simulator/html/published.ts';
 import { pointAt } from '../src/simulator/metrics.ts';
 import { loadTrace, type SimulationRun, simulate } from '../src/simulator/run.ts';
 import { formatTable } from './lib/table.ts';
@@ -40,30 +42,11 @@ export const POD_FILES: Readonly<Record<TraceName, string>> = {
 };
 
 /** Published results: GPU allocation (%) at 130% and 100% arrived, fragmentation at 50/80/90%. */
-export interface Published {
-  readonly at130: number;
-  readonly at100?: number;
-  readonly frag?: readonly [number, number, number];
-}
+export type Published = PublishedOpenb;
 
-export const PUBLISHED: Readonly<Record<TraceName, Partial<Record<PolicyName, Published>>>> = {
-  default: {
-    random: { at130: 87.47, at100: 86.3, frag: [15.1, 15.9, 14.5] },
-    'dot-product': { at130: 90.85, at100: 90.6 },
-    'gpu-clustering': { at130: 91.88, at100: 91.7 },
-    'gpu-packing': { at130: 92.0, at100: 91.8, frag: [12.0, 9.3, 8.4] },
-    'best-fit': { at130: 93.08, at100: 92.9, frag: [10.8, 8.3, 7.4] },
-    fgd: { at130: 95.39, at100: 95.2, frag: [8.9, 6.0, 5.0] },
-  },
-  multigpu50: {
-    random: { at130: 90.27 },
-    'dot-product': { at130: 94.85 },
-    'gpu-clustering': { at130: 95.81 },
-    'gpu-packing': { at130: 96.18 },
-    'best-fit': { at130: 95.74 },
-    fgd: { at130: 97.18 },
-  },
-};
+/** The published numbers, kept once in src/simulator/html/published.ts (reports show them too). */
+export const PUBLISHED: Readonly<Record<TraceName, Partial<Record<PolicyName, Published>>>> =
+  PUBLISHED_OPENB;
 
 const DEFAULT_POLICIES: readonly PolicyName[] = ['random', 'best-fit'];
 const ALL_POLICIES: readonly PolicyName[] = [

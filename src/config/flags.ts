@@ -40,6 +40,16 @@ export type FlagValues<T extends FlagTable> = {
       : string;
 };
 
+/** `-v`: klog-style log verbosity, the same in every long-running command. */
+export const VERBOSITY_FLAG = {
+  type: 'number',
+  env: 'PHALANX_V',
+  default: 2,
+  min: 0,
+  max: 10,
+  description: 'Log verbosity, klog style: 0-2 info, 3-4 debug, 5+ trace.',
+} as const satisfies NumberFlag;
+
 export class FlagError extends Error {
   constructor(message: string) {
     super(message);

@@ -2,7 +2,7 @@
  * Settings of `phalanx plugin`, the DRA kubelet plugin. The flag table is the single source of
  * the defaults; the chart sets the env twins.
  */
-import type { FlagTable, FlagValues } from './flags.ts';
+import { type FlagTable, type FlagValues, VERBOSITY_FLAG } from './flags.ts';
 
 export const DRIVER_NAME = 'gpu.phalanx.dev';
 
@@ -105,14 +105,7 @@ export const PLUGIN_FLAGS = {
     description:
       'host:port of the grpc.health.v1 liveness service (service "liveness"); empty disables.',
   },
-  v: {
-    type: 'number',
-    env: 'PHALANX_V',
-    default: 2,
-    min: 0,
-    max: 10,
-    description: 'Log verbosity, klog style: 0-2 info, 3-4 debug, 5+ trace.',
-  },
+  v: VERBOSITY_FLAG,
 } as const satisfies FlagTable;
 
 export type PluginFlags = FlagValues<typeof PLUGIN_FLAGS>;

@@ -8,7 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { DEFAULT_LIVE_POLICY } from '../scheduling/planner.ts';
 import { POLICY_NAMES } from '../scheduling/policies/index.ts';
 import { type TopologyLevel, TopologyTree } from '../scheduling/topology.ts';
-import type { FlagTable, FlagValues } from './flags.ts';
+import { type FlagTable, type FlagValues, VERBOSITY_FLAG } from './flags.ts';
 
 export const SCHEDULER_FLAGS = {
   kubeconfig: {
@@ -108,14 +108,7 @@ export const SCHEDULER_FLAGS = {
     description:
       'Seconds to wait at startup for the API server caches to list; the process exits after that.',
   },
-  v: {
-    type: 'number',
-    env: 'PHALANX_V',
-    default: 2,
-    min: 0,
-    max: 10,
-    description: 'Log verbosity, klog style: 0-2 info, 3-4 debug, 5+ trace.',
-  },
+  v: VERBOSITY_FLAG,
 } as const satisfies FlagTable;
 
 export type SchedulerFlags = FlagValues<typeof SCHEDULER_FLAGS>;

@@ -4,7 +4,7 @@
  * env twins.
  */
 import { DEFAULT_EXCLUDED_NAMESPACES } from '../webhook/pods.ts';
-import type { FlagTable, FlagValues } from './flags.ts';
+import { type FlagTable, type FlagValues, VERBOSITY_FLAG } from './flags.ts';
 
 export const WEBHOOK_FLAGS = {
   kubeconfig: {
@@ -52,14 +52,7 @@ export const WEBHOOK_FLAGS = {
     description:
       'Seconds to wait at startup for the namespace cache to list; /readyz stays 503 until it has.',
   },
-  v: {
-    type: 'number',
-    env: 'PHALANX_V',
-    default: 2,
-    min: 0,
-    max: 10,
-    description: 'Log verbosity, klog style: 0-2 info, 3-4 debug, 5+ trace.',
-  },
+  v: VERBOSITY_FLAG,
 } as const satisfies FlagTable;
 
 export type WebhookFlags = FlagValues<typeof WEBHOOK_FLAGS>;
