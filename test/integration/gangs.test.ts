@@ -11,7 +11,6 @@
  * off its planned node. kube-scheduler binds one pod at a time, so a gang being bound is briefly
  * 3/8 bound; that is not a partial gang as long as every member already carries the plan.
  */
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ResourceClaim } from '../../src/api/resource/v1.ts';
