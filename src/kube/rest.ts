@@ -115,7 +115,12 @@ export class KubeClient {
       accept: 'application/json',
       'user-agent': this.#userAgent,
     };
-    if (payload !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
+    if (payload !== undefined) {
+      headers['content-type'] = options.contentType ?? 'application/json';
+      // Without a length Node sends DELETE bodies chunked; the API server then ignores the body
+      // (preconditions are lost) and the leftover bytes break the next request on the connection.
+      headers['content-length'] = String(Buffer.byteLength(payload));
+    }
     const transport = url.protocol === 'https:' ? https : http;
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
     const signal =

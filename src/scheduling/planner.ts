@@ -20,6 +20,7 @@ import {
 import { admitRound, type GangCandidate } from './admission.ts';
 import type { NodeState } from './cluster.ts';
 import { type GangMember, type GangPlan, GangPlanner, type GangRequest } from './gang.ts';
+import { type PodNodeConstraints, podSelectsNode } from './node-affinity.ts';
 import { policyByName } from './policies/index.ts';
 import type { PolicyContext } from './policy.ts';
 import { QueueBook, type ResourceVector, type RunningGang } from './queues.ts';
@@ -33,13 +34,14 @@ import type {
   QueueStatusUpdate,
   RoundResult,
 } from './round-types.ts';
-import { buildSnapshot, DRIVER, type PodEntry, type Snapshot } from './snapshot.ts';
+import { buildSnapshot, claimSpecs, DRIVER, type PodEntry, type Snapshot } from './snapshot.ts';
 import {
   encodePlan,
   type GangRef,
   gangOf,
   isActiveOnNode,
   isGated,
+  podGpuRequest,
   queueOf,
   topologyOf,
 } from './workload.ts';
@@ -54,6 +56,8 @@ interface Gang {
   queue: string | undefined;
   priority: number;
   createdAt: number;
+  /** GPUs each member (by pod key) asks for, allocated or not: what counts against the queue. */
+  readonly gpus: Map<string, number>;
 }
 
 interface RoundState {
@@ -88,7 +92,9 @@ function gangSizes(objects: ClusterObjects): Map<string, number> {
 
 function collectGangs(snap: Snapshot, objects: ClusterObjects): Map<string, Gang> {
   const sizes = gangSizes(objects);
+  const specs = claimSpecs(objects);
   const gangs = new Map<string, Gang>();
+  const claimsSeen = new Map<string, Set<string>>();
   for (const entry of snap.pods) {
     const ref = gangOf(entry.pod);
     let gang = gangs.get(ref.key);
@@ -100,22 +106,30 @@ function collectGangs(snap: Snapshot, objects: ClusterObjects): Map<string, Gang
         queue: queueOf(entry.pod, objects.namespaces.get(ref.namespace)),
         priority: Number.NEGATIVE_INFINITY,
         createdAt: Number.POSITIVE_INFINITY,
+        gpus: new Map(),
       };
       gangs.set(ref.key, gang);
     }
     gang.members.push(entry);
+    const seen = claimsSeen.get(ref.key) ?? new Set<string>();
+    claimsSeen.set(ref.key, seen);
+    gang.gpus.set(entry.key, podGpuRequest(entry.pod, specs, seen));
     gang.priority = Math.max(gang.priority, entry.pod.spec?.priority ?? 0);
     gang.createdAt = Math.min(gang.createdAt, time(entry.pod.metadata.creationTimestamp));
   }
   return gangs;
 }
 
-function gpusOf(entries: readonly PodEntry[]): number {
-  return entries.reduce((s, e) => s + ('shape' in e.demand ? e.demand.shape.gpuCount : 0), 0);
+/**
+ * GPUs the members ask for, counting claims already allocated: a running gang keeps using its
+ * queue's quota after the allocator has written its claims.
+ */
+function gpusOf(gang: Gang, entries: readonly PodEntry[]): number {
+  return entries.reduce((s, e) => s + (gang.gpus.get(e.key) ?? 0), 0);
 }
 
-function demandOf(entries: readonly PodEntry[]): ResourceVector {
-  return new Map([[DRIVER, gpusOf(entries)]]);
+function demandOf(gang: Gang, entries: readonly PodEntry[]): ResourceVector {
+  return new Map([[DRIVER, gpusOf(gang, entries)]]);
 }
 
 function queueBook(objects: ClusterObjects, problems: string[]): QueueBook {
@@ -144,8 +158,10 @@ function policyContext(snap: Snapshot): PolicyContext {
   };
 }
 
+/** The pod may run on the node: its nodeSelector and required node affinity admit it, taints are tolerated. */
 const tolerated = (pod: PodEntry['pod'], node: NodeState): boolean =>
   !node.unschedulable &&
+  podSelectsNode(pod.spec as PodNodeConstraints | undefined, node) &&
   node.taints.every(
     (t) =>
       t.effect === 'PreferNoSchedule' ||
@@ -202,7 +218,7 @@ function report(gang: Gang, phase: GangReport['phase'], extra: Partial<GangRepor
     phase,
     members: gang.members.length,
     size: gang.size,
-    gpus: gpusOf(gang.members),
+    gpus: gpusOf(gang, gang.members),
     ...extra,
   };
 }
@@ -352,7 +368,7 @@ function initialState(objects: ClusterObjects, settings: PlannerSettings): Round
 function admitRunning(state: RoundState, gang: Gang, admitted: readonly PodEntry[]): void {
   state.gangsById.set(gang.ref.key, gang);
   if (gang.queue === undefined || !state.book.has(gang.queue)) return;
-  const demand = demandOf(admitted);
+  const demand = demandOf(gang, admitted);
   state.book.admit({ id: gang.ref.key }, gang.queue, demand);
   state.running.push({
     id: gang.ref.key,
@@ -416,7 +432,7 @@ function candidate(gang: Gang, members: PodEntry[]): GangCandidate {
     size: gang.size,
     present: members.length + gang.members.filter((m) => m.plan !== undefined).length,
     request: request(gang, members),
-    demand: demandOf(members),
+    demand: demandOf(gang, members),
   };
   if (unsupported === undefined || !('unsupported' in unsupported.demand)) return base;
   return {

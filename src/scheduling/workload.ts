@@ -251,6 +251,31 @@ export function podDemand(pod: PodObject, specs: ClaimSpecs): PodDemand {
   };
 }
 
+/**
+ * Whole GPUs the pod's claims ask for, allocated or not: what the pod counts against its queue's
+ * quota. Unlike {@link podDemand}, an allocated claim still counts (its devices stay in use), and a
+ * claim named by several pods counts once: `seen` holds the claims already counted.
+ */
+export function podGpuRequest(pod: PodObject, specs: ClaimSpecs, seen: Set<string>): number {
+  const namespace = pod.metadata.namespace ?? 'default';
+  let gpus = 0;
+  for (const rc of pod.spec?.resourceClaims ?? []) {
+    const generated = pod.status?.resourceClaimStatuses?.find((s) => s.name === rc.name);
+    const claimName = rc.resourceClaimName ?? generated?.resourceClaimName;
+    const key = claimName === undefined ? `${podKey(pod)}#${rc.name}` : `${namespace}/${claimName}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const fromClaim = claimName === undefined ? undefined : specs.claim(namespace, claimName)?.spec;
+    const fromTemplate =
+      rc.resourceClaimTemplateName === undefined
+        ? undefined
+        : specs.template(namespace, rc.resourceClaimTemplateName);
+    const n = claimGpuCount(fromClaim ?? fromTemplate);
+    if (typeof n === 'number') gpus += n;
+  }
+  return gpus;
+}
+
 /** What the planner writes on each member pod (annotation `phalanx.dev/plan`). */
 export interface PlanRecord {
   readonly gang: string;
