@@ -8,6 +8,17 @@
  * domain closest to holding it reserved for the rest of the round; later gangs may not use it, so
  * a stream of small gangs cannot keep a large one waiting for ever.
  *
+ * The order follows usage as the round admits: after a gang is admitted, the gangs after it are
+ * ordered again with its queue's new usage, so one round that admits many gangs interleaves the
+ * queues by weighted dominant share (as many rounds admitting one gang each would) instead of
+ * letting the queue that was lowest at the start take everything.
+ *
+ * Within a round capacity only shrinks, so once a gang of n identical pods finds no room, a later
+ * gang with the same pod shape, the same topology levels, the same node constraints and at least
+ * n pods finds none either: it waits without a second placement search. This keeps a round over
+ * thousands of waiting gangs of a few shapes cheap (a gang's room is exact for identical pods, so
+ * the answer is the one the search would give).
+ *
  * Pure: no I/O.
  */
 import type { ClusterModel } from './cluster.ts';
@@ -30,6 +41,12 @@ export interface GangCandidate {
   readonly demand: ResourceVector;
   /** Set when a member's demand cannot be modelled: the gang waits with this reason. */
   readonly unsupported?: string;
+  /**
+   * Names the node constraints of `request.allowed`: candidates with equal keys may use the same
+   * nodes. A request without `allowed` needs no key. Lets a failed placement search stand for
+   * later gangs that need at least as much (see above).
+   */
+  readonly constraintKey?: string;
 }
 
 export type Admission =
@@ -149,6 +166,112 @@ function precheck(
   };
 }
 
+/** Whether gangs of another queue than order[i]'s wait after it (their order may change). */
+function othersQueuedAfter(book: QueueBook, order: readonly GangCandidate[], i: number): boolean {
+  const queue = order[i]?.queue;
+  if (queue === undefined || !book.has(queue)) return false;
+  for (let k = i + 1; k < order.length; k++) {
+    const q = order[k]?.queue;
+    if (q !== undefined && q !== queue && book.has(q)) return true;
+  }
+  return false;
+}
+
+interface Failure {
+  readonly gang: string;
+  readonly pods: number;
+  readonly reason: string;
+}
+
+/** The key under which a failed search stands for others, or undefined when it cannot. */
+function failureKey(c: GangCandidate): string | undefined {
+  const { members, allowed, required, preferred } = c.request;
+  const first = members[0];
+  if (first === undefined || (allowed !== undefined && c.constraintKey === undefined))
+    return undefined;
+  const s = first.shape;
+  const shape = `${s.cpuMilli}/${s.memoryBytes}/${s.gpuCount}/${s.gpuMilli}/${s.gpuModels.join('|')}`;
+  for (const m of members) {
+    const t = m.shape;
+    if (
+      t !== s &&
+      `${t.cpuMilli}/${t.memoryBytes}/${t.gpuCount}/${t.gpuMilli}/${t.gpuModels.join('|')}` !==
+        shape
+    ) {
+      return undefined;
+    }
+  }
+  return `${c.constraintKey ?? ''}\n${required ?? ''}\n${preferred ?? ''}\n${shape}`;
+}
+
+function knownFailure(
+  failures: ReadonlyMap<string, Failure>,
+  key: string | undefined,
+  c: GangCandidate,
+): Admission | undefined {
+  const f = key === undefined ? undefined : failures.get(key);
+  if (f === undefined || c.request.members.length < f.pods) return undefined;
+  const reason = `gang ${c.id}: no room for its ${c.request.members.length} pods; gang ${f.gang}, earlier in queue order with the same pods and ${f.pods} of them, does not fit either (${f.reason})`;
+  return { kind: 'waiting', gang: c, phase: 'Waiting', reason };
+}
+
+/** What a round accumulates as it goes. */
+interface Round {
+  readonly out: Admission[];
+  /** Nodes reserved for the head-of-line gang. */
+  readonly blocked: Set<number>;
+  readonly reclaimed: Set<string>;
+  readonly failures: Map<string, Failure>;
+  headReserved: boolean;
+}
+
+/** The verdict before any placement search: incomplete, refused, or known not to fit. */
+function screen(
+  ctx: AdmissionContext,
+  round: Round,
+  gang: GangCandidate,
+  key: string | undefined,
+): Admission | undefined {
+  if (gang.size > 0 && gang.present < gang.size) {
+    const reason = `gang ${gang.id}: ${gang.present}/${gang.size} pods present; waiting for ${gang.size - gang.present}`;
+    return { kind: 'waiting', gang, phase: 'Incomplete', reason };
+  }
+  return precheck(ctx, gang, round.reclaimed) ?? knownFailure(round.failures, key, gang);
+}
+
+/**
+ * Searches for a placement outside the reserved nodes. A gang placed is admitted to its queue; a
+ * gang that does not fit is remembered, and the first one gets the head-of-line reservation.
+ */
+function place(
+  ctx: AdmissionContext,
+  round: Round,
+  gang: GangCandidate,
+  key: string | undefined,
+): boolean {
+  const allowed = gang.request.allowed;
+  const request: GangRequest = {
+    ...gang.request,
+    allowed: (node) => !round.blocked.has(node.ordinal) && (allowed === undefined || allowed(node)),
+  };
+  const result = ctx.planner.plan(request);
+  if (result.kind === 'planned') {
+    if (gang.queue !== undefined) ctx.book.admit({ id: gang.id }, gang.queue, gang.demand);
+    round.out.push({ kind: 'planned', gang, plan: result });
+    return true;
+  }
+  round.out.push({ kind: 'waiting', gang, phase: 'Waiting', reason: result.reason });
+  const pods = gang.request.members.length;
+  if (key !== undefined && pods < (round.failures.get(key)?.pods ?? Number.POSITIVE_INFINITY)) {
+    round.failures.set(key, { gang: gang.id, pods, reason: result.reason });
+  }
+  if (!round.headReserved) {
+    round.headReserved = true;
+    for (const o of headDomain(ctx.model, ctx.tree, request)?.nodes ?? []) round.blocked.add(o);
+  }
+  return false;
+}
+
 /**
  * Admits what it can, in order. Planned gangs hold their capacity in the model and their usage in
  * the book when this returns.
@@ -157,36 +280,25 @@ export function admitRound(
   ctx: AdmissionContext,
   candidates: readonly GangCandidate[],
 ): Admission[] {
-  const out: Admission[] = [];
-  const blocked = new Set<number>();
-  const reclaimed = new Set<string>();
-  let headReserved = false;
-  for (const gang of admissionOrder(ctx.book, candidates)) {
-    if (gang.size > 0 && gang.present < gang.size) {
-      const reason = `gang ${gang.id}: ${gang.present}/${gang.size} pods present; waiting for ${gang.size - gang.present}`;
-      out.push({ kind: 'waiting', gang, phase: 'Incomplete', reason });
+  const round: Round = {
+    out: [],
+    blocked: new Set(),
+    reclaimed: new Set(),
+    failures: new Map(),
+    headReserved: false,
+  };
+  let order = admissionOrder(ctx.book, candidates);
+  for (let i = 0; i < order.length; i++) {
+    const gang = order[i] as GangCandidate;
+    const key = failureKey(gang);
+    const screened = screen(ctx, round, gang, key);
+    if (screened !== undefined) {
+      round.out.push(screened);
       continue;
     }
-    const refused = precheck(ctx, gang, reclaimed);
-    if (refused !== undefined) {
-      out.push(refused);
-      continue;
+    if (place(ctx, round, gang, key) && othersQueuedAfter(ctx.book, order, i)) {
+      order = [...order.slice(0, i + 1), ...admissionOrder(ctx.book, order.slice(i + 1))];
     }
-    const allowed = gang.request.allowed;
-    const request: GangRequest = {
-      ...gang.request,
-      allowed: (node) => !blocked.has(node.ordinal) && (allowed === undefined || allowed(node)),
-    };
-    const result = ctx.planner.plan(request);
-    if (result.kind === 'planned') {
-      if (gang.queue !== undefined) ctx.book.admit({ id: gang.id }, gang.queue, gang.demand);
-      out.push({ kind: 'planned', gang, plan: result });
-      continue;
-    }
-    out.push({ kind: 'waiting', gang, phase: 'Waiting', reason: result.reason });
-    if (headReserved) continue;
-    headReserved = true;
-    for (const o of headDomain(ctx.model, ctx.tree, request)?.nodes ?? []) blocked.add(o);
   }
-  return out;
+  return round.out;
 }

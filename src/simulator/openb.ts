@@ -6,8 +6,8 @@
  *
  * Nodes: `sn, cpu_milli, memory_mib, gpu, model`.
  * Pods: `name, cpu_milli, memory_mib, num_gpu, gpu_milli` and optionally `gpu_spec` (accepted GPU
- * models separated by `|`); other columns (qos, times) are ignored, as the published replay
- * ignores them.
+ * models separated by `|`) and `creation_time` / `deletion_time` (seconds; the published replay
+ * ignores them, the gang overlay uses them); other columns (qos, phase) are ignored.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -29,6 +29,8 @@ export interface TracePod {
   readonly name: string;
   readonly line: number;
   readonly shape: PodShape;
+  /** Creation and deletion time (seconds), when the file has those columns. */
+  readonly times?: { readonly created: number; readonly deleted: number };
 }
 
 /** A file read from disk, with its sha256 (hex) so reports can name the exact input. */
@@ -82,6 +84,10 @@ class Row {
   text(column: string): string {
     const index = this.#columns.get(column);
     return index === undefined ? '' : (this.#fields[index] ?? '').trim();
+  }
+
+  has(column: string): boolean {
+    return this.#columns.has(column);
   }
 
   /** A whole number ≥ 0 from `column`. */
@@ -169,6 +175,17 @@ function gpuDemand(row: Row): { gpuCount: number; gpuMilli: number } {
   return { gpuCount: count, gpuMilli: milli };
 }
 
+/** Creation and deletion times when the file has both columns (deletion never before creation). */
+function podTimes(row: Row): { created: number; deleted: number } | undefined {
+  if (!row.has('creation_time') || !row.has('deletion_time')) return undefined;
+  const created = row.count('creation_time');
+  const deleted = row.count('deletion_time');
+  if (deleted < created) {
+    throw row.error(`deletion_time ${deleted} is before creation_time ${created}`);
+  }
+  return { created, deleted };
+}
+
 /** Parses a pod list (either openb format) into trace pods, in file order. */
 export function parsePodCsv(text: string, file: string): TracePod[] {
   const seen = new Map<string, number>();
@@ -190,7 +207,10 @@ export function parsePodCsv(text: string, file: string): TracePod[] {
       gpuMilli,
       gpuModels,
     };
-    return { name, line: row.line, shape };
+    const times = podTimes(row);
+    return times === undefined
+      ? { name, line: row.line, shape }
+      : { name, line: row.line, shape, times };
   });
 }
 

@@ -15,7 +15,17 @@ export interface ProgressReporter {
 
 const STEP_PERCENT = 5;
 
-export function progressReporter(sink: ProgressSink, label: string): ProgressReporter {
+/** What the progress counts: `pods` `replayed` (trace replays), `gangs` `arrived` (gang runs). */
+export interface ProgressUnit {
+  readonly noun: string;
+  readonly verb: string;
+}
+
+export function progressReporter(
+  sink: ProgressSink,
+  label: string,
+  unit: ProgressUnit = { noun: 'pods', verb: 'replayed' },
+): ProgressReporter {
   const live = sink.isTTY === true;
   let nextPercent = STEP_PERCENT;
   let total = 0;
@@ -25,11 +35,13 @@ export function progressReporter(sink: ProgressSink, label: string): ProgressRep
       if (!live || all === 0) return;
       const pct = (100 * done) / all;
       if (pct + 1e-9 < nextPercent) return;
-      sink.write(`${label}: ${Math.floor(pct)}% (${done}/${all} pods)\n`);
+      sink.write(`${label}: ${Math.floor(pct)}% (${done}/${all} ${unit.noun})\n`);
       nextPercent = (Math.floor(pct / STEP_PERCENT) + 1) * STEP_PERCENT;
     },
     done(wallMs: number): void {
-      sink.write(`${label}: ${total} pods replayed in ${(wallMs / 1000).toFixed(1)} s\n`);
+      sink.write(
+        `${label}: ${total} ${unit.noun} ${unit.verb} in ${(wallMs / 1000).toFixed(1)} s\n`,
+      );
     },
   };
 }
