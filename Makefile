@@ -12,6 +12,7 @@ include hack/kube-bins.mk
 all: check test
 
 help:
+	@echo "make simulate      replay the embedded gang workload through the scheduling core (no cluster needed)"
 	@echo "make demo          run the fake-GPU demo of the kubelet plugin (no cluster needed)"
 	@echo "make test          install dependencies, type-check, lint, run every test"
 	@echo "make bench-plugin  NodePrepareResources latency benchmark"
@@ -32,6 +33,9 @@ deps: node_modules/.package-lock.json
 
 demo: deps
 	$(NPM) run --silent demo
+
+simulate: deps
+	$(NPM) run --silent simulate
 
 check: deps
 	$(NPM) run --silent typecheck

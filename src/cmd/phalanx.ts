@@ -32,7 +32,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   },
   simulate: {
     summary:
-      'Replay a GPU trace through the scheduling core with a placement policy; print GPU allocation and fragmentation.',
+      'Replay GPU workloads through the scheduling core: the embedded gang default with no flags, or the openb trace.',
     load: () => import('./simulate.ts'),
   },
 };

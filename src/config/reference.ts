@@ -38,7 +38,7 @@ export function configurationReference(): string {
     '',
     markdownTable(DEMO_FLAGS),
     '',
-    '## `phalanx simulate`: trace replay through the scheduling core',
+    '## `phalanx simulate`: gang workloads and trace replay through the scheduling core',
     '',
     markdownTable(SIMULATE_FLAGS),
     '',

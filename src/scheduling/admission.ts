@@ -22,7 +22,7 @@
  * Pure: no I/O.
  */
 import type { ClusterModel } from './cluster.ts';
-import type { GangPlan, GangPlanner, GangRequest } from './gang.ts';
+import { type GangPlan, type GangPlanner, type GangRequest, shapeKey } from './gang.ts';
 import type { PendingGang, QueueBook, ResourceVector, RunningGang } from './queues.ts';
 import type { Domain, TopologyTree } from './topology.ts';
 
@@ -189,17 +189,9 @@ function failureKey(c: GangCandidate): string | undefined {
   const first = members[0];
   if (first === undefined || (allowed !== undefined && c.constraintKey === undefined))
     return undefined;
-  const s = first.shape;
-  const shape = `${s.cpuMilli}/${s.memoryBytes}/${s.gpuCount}/${s.gpuMilli}/${s.gpuModels.join('|')}`;
+  const shape = shapeKey(first.shape);
   for (const m of members) {
-    const t = m.shape;
-    if (
-      t !== s &&
-      `${t.cpuMilli}/${t.memoryBytes}/${t.gpuCount}/${t.gpuMilli}/${t.gpuModels.join('|')}` !==
-        shape
-    ) {
-      return undefined;
-    }
+    if (m.shape !== first.shape && shapeKey(m.shape) !== shape) return undefined;
   }
   return `${c.constraintKey ?? ''}\n${required ?? ''}\n${preferred ?? ''}\n${shape}`;
 }

@@ -86,7 +86,8 @@ export function fitCount(node: NodeState, shape: PodShape): number {
   return Math.min(n, shares);
 }
 
-function shapeKey(s: PodShape): string {
+/** Pods with equal keys are interchangeable for placement. */
+export function shapeKey(s: PodShape): string {
   return `${s.cpuMilli}/${s.memoryBytes}/${s.gpuCount}/${s.gpuMilli}/${s.gpuModels.join('|')}`;
 }
 
