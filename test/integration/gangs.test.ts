@@ -243,7 +243,8 @@ async function deleteGang(gang: string): Promise<void> {
   ]);
   await waitFor(
     `pods of gang ${gang} gone`,
-    async () => members(await pods(), gang).length === 0,
+    // Gone for good, not just terminating: a terminating pod still carries its plan.
+    async () => (await pods()).every((p) => p.metadata.labels?.[LABEL_GANG] !== gang),
     60_000,
     250,
   );
@@ -417,7 +418,8 @@ describe.runIf(runnable)('gangs through phalanx scheduler on a real cluster', ()
     await waitFor(
       'the first plan annotation',
       async () => {
-        const all = await pods();
+        // Only the new gangs: pods of the deleted ones may still be terminating, plans and all.
+        const all = [...members(await pods(), 'train-c'), ...members(await pods(), 'train-d')];
         const annotated = all.filter((p) => planOfPod(p) !== undefined);
         if (annotated.length === 0) return false;
         await c.supervisor.stop(PROCESS, 'SIGKILL');
@@ -427,7 +429,8 @@ describe.runIf(runnable)('gangs through phalanx scheduler on a real cluster', ()
       60_000,
       20,
     );
-    const after = await pods();
+    const listed = await pods();
+    const after = [...members(listed, 'train-c'), ...members(listed, 'train-d')];
     const committed = new Map(
       after.filter((p) => !gated(p)).map((p) => [p.metadata.name, planOfPod(p)?.plan ?? '']),
     );
