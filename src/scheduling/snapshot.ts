@@ -99,6 +99,44 @@ function interned(tables: Map<string, DeviceTable>, table: DeviceTable): DeviceT
   return table;
 }
 
+/** Device tables of one build, by content and by the arrays they were read from. */
+interface TableCache {
+  readonly byContent: Map<string, DeviceTable>;
+  readonly bySource: Map<string, DeviceTable>;
+  readonly ids: Map<object, number>;
+}
+
+function newTableCache(): TableCache {
+  return { byContent: new Map(), bySource: new Map(), ids: new Map() };
+}
+
+/**
+ * The identities of a pool's `devices` and `sharedCounters` arrays, in slice order. Compacted
+ * slices (kube/slice-compaction.ts) share these arrays between nodes of one GPU profile, so equal
+ * keys mean equal tables and the table is built once per profile instead of once per node.
+ */
+function sourceKey(cache: TableCache, pool: readonly ResourceSlice[]): string {
+  const id = (array: object | undefined): number => {
+    if (array === undefined) return 0;
+    let known = cache.ids.get(array);
+    if (known === undefined) {
+      known = cache.ids.size + 1;
+      cache.ids.set(array, known);
+    }
+    return known;
+  };
+  return pool.map((s) => `${id(s.spec.devices)}/${id(s.spec.sharedCounters)}`).join(',');
+}
+
+function tableOf(cache: TableCache, pool: readonly ResourceSlice[]): DeviceTable {
+  const key = sourceKey(cache, pool);
+  const known = cache.bySource.get(key);
+  if (known !== undefined) return known;
+  const table = interned(cache.byContent, devicesOf(pool));
+  cache.bySource.set(key, table);
+  return table;
+}
+
 function devicesOf(slices: readonly ResourceSlice[]): DeviceTable {
   const counterIdx = new Map<string, number>();
   const counterTotal: number[] = [];
@@ -148,14 +186,14 @@ function devicesOf(slices: readonly ResourceSlice[]): DeviceTable {
 function nodeBuild(
   node: NodeObject,
   pool: readonly ResourceSlice[] | undefined,
-  tables: Map<string, DeviceTable>,
+  tables: TableCache,
 ): NodeBuild {
   const name = node.metadata.name ?? '';
   const alloc = node.status?.allocatable ?? {};
   const dev =
     pool === undefined
       ? { devices: [], counterTotal: [], counterGpu: [], gpuModels: [] }
-      : interned(tables, devicesOf(pool));
+      : tableOf(tables, pool);
   return {
     name,
     labels: node.metadata.labels ?? {},
@@ -252,7 +290,7 @@ function holdBound(
 export function buildSnapshot(objects: ClusterObjects, settings: PlannerSettings): Snapshot {
   const problems: string[] = [];
   const pools = currentPools(objects.slices, problems);
-  const tables = new Map<string, DeviceTable>();
+  const tables = newTableCache();
   const model = new ClusterModel(
     objects.nodes.map((n) => nodeBuild(n, pools.get(n.metadata.name ?? ''), tables)),
   );
