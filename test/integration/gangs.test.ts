@@ -518,7 +518,23 @@ describe.runIf(runnable)('gangs through phalanx scheduler on a real cluster', ()
     );
     expect(guard).toBeInstanceOf(KubeApiError);
     expect(guard?.status).toBe(422);
-    const pinned = await jsonPatch(pinPatch(created as never, SXM));
+    // The pod's status may still change (scheduler conditions): pin the version read last, as
+    // the writer does on its next round after a conflict.
+    let pinned: Pod | undefined;
+    await waitFor(
+      'the pin to apply to the current resourceVersion',
+      async () => {
+        const current = await c.kube.request<Pod>('GET', path);
+        pinned = await jsonPatch(pinPatch(current as never, SXM)).catch((error: unknown) => {
+          if (error instanceof KubeApiError && error.status === 422) return undefined;
+          throw error;
+        });
+        return pinned !== undefined;
+      },
+      10_000,
+      200,
+    );
+    if (pinned === undefined) throw new Error('pin never applied');
     expect(pinned.spec.schedulingGates).toEqual([{ name: 'example.com/other' }]);
     expect(pinned.spec.affinity).toEqual({
       nodeAffinity: {
