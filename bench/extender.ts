@@ -688,6 +688,8 @@ async function main(): Promise<void> {
   });
   const md = path.replace(/\.json$/, '.md');
   writeFileSync(md, markdownReport(results, `Extender latency, ${startedAt.toISOString()}`));
+  formatted =
+    (formatWithBiome(REPO_ROOT, [md]) || pathsInside(REPO_ROOT, [md]).length === 0) && formatted;
   process.stdout.write(
     `recorded ${path} and ${md}${formatted ? '' : ' (not formatted: run npm run format)'}\n`,
   );
