@@ -27,6 +27,7 @@ import { pinPatch } from '../../src/kube/writes.ts';
 import { encodePlan } from '../../src/scheduling/workload.ts';
 import { REPO_ROOT } from '../cluster/cluster.ts';
 import { dumpOnFailure, ensureCluster, metricValue, waitFor } from '../helpers/cluster.ts';
+import { PeriodicSampler } from '../helpers/sampler.ts';
 import { serviceAccountKubeconfig } from '../helpers/service-account.ts';
 
 const c = await ensureCluster();
@@ -138,48 +139,41 @@ function partialGang(all: readonly Pod[]): string | undefined {
 
 /** Samples the namespace every 200 ms, recording partial gangs and every plan id a pod ever had. */
 class Sampler {
-  samples = 0;
   readonly partial: string[] = [];
   /** pod name → plan ids seen, in order. */
   readonly plans = new Map<string, string[]>();
   /** Pods seen ungated with a plan whose plan id later changed. */
   readonly rewritten: string[] = [];
   readonly #committed = new Map<string, string>();
-  #timer: NodeJS.Timeout | undefined;
-  #busy = false;
+  readonly #loop = new PeriodicSampler(200, () => this.#sample());
+
+  get samples(): number {
+    return this.#loop.samples;
+  }
 
   start(): void {
-    this.#timer = setInterval(() => void this.#sample(), 200);
+    this.#loop.start();
   }
 
   stop(): void {
-    clearInterval(this.#timer);
+    this.#loop.stop();
   }
 
   async #sample(): Promise<void> {
-    if (this.#busy) return;
-    this.#busy = true;
-    try {
-      const all = await pods();
-      this.samples++;
-      const why = partialGang(all);
-      if (why !== undefined) this.partial.push(why);
-      for (const p of all) {
-        const id = planOfPod(p)?.plan;
-        if (id === undefined) continue;
-        const seen = this.plans.get(p.metadata.name) ?? [];
-        if (seen.at(-1) !== id) seen.push(id);
-        this.plans.set(p.metadata.name, seen);
-        const committed = this.#committed.get(p.metadata.uid);
-        if (committed !== undefined && committed !== id) {
-          this.rewritten.push(`${p.metadata.name}: ${committed} → ${id}`);
-        }
-        if (!gated(p)) this.#committed.set(p.metadata.uid, id);
+    const all = await pods();
+    const why = partialGang(all);
+    if (why !== undefined) this.partial.push(why);
+    for (const p of all) {
+      const id = planOfPod(p)?.plan;
+      if (id === undefined) continue;
+      const seen = this.plans.get(p.metadata.name) ?? [];
+      if (seen.at(-1) !== id) seen.push(id);
+      this.plans.set(p.metadata.name, seen);
+      const committed = this.#committed.get(p.metadata.uid);
+      if (committed !== undefined && committed !== id) {
+        this.rewritten.push(`${p.metadata.name}: ${committed} → ${id}`);
       }
-    } catch {
-      // A transient API error loses one sample only.
-    } finally {
-      this.#busy = false;
+      if (!gated(p)) this.#committed.set(p.metadata.uid, id);
     }
   }
 }

@@ -30,6 +30,7 @@ import {
 } from '../../src/api/scheduling/labels.ts';
 import { REPO_ROOT } from '../cluster/cluster.ts';
 import { dumpOnFailure, ensureCluster, metricValue, waitFor } from '../helpers/cluster.ts';
+import { PeriodicSampler } from '../helpers/sampler.ts';
 import { freePort, serviceAccountKubeconfig } from '../helpers/service-account.ts';
 import {
   API_ONLY_NODE_TOLERATIONS,
@@ -236,34 +237,27 @@ function badGang(all: readonly Pod[]): string | undefined {
 
 /** Samples the namespace every 200 ms; records bad gangs and every pod ever planned. */
 class Sampler {
-  samples = 0;
   readonly bad: string[] = [];
   readonly planned = new Set<string>();
-  #timer: NodeJS.Timeout | undefined;
-  #busy = false;
+  readonly #loop = new PeriodicSampler(200, () => this.#sample());
+
+  get samples(): number {
+    return this.#loop.samples;
+  }
 
   start(): void {
-    this.#timer = setInterval(() => void this.#sample(), 200);
+    this.#loop.start();
   }
 
   stop(): void {
-    clearInterval(this.#timer);
+    this.#loop.stop();
   }
 
   async #sample(): Promise<void> {
-    if (this.#busy) return;
-    this.#busy = true;
-    try {
-      const all = await pods();
-      this.samples++;
-      const why = badGang(all);
-      if (why !== undefined) this.bad.push(why);
-      for (const p of all) if (planOfPod(p) !== undefined) this.planned.add(p.metadata.name);
-    } catch {
-      // A transient API error loses one sample only.
-    } finally {
-      this.#busy = false;
-    }
+    const all = await pods();
+    const why = badGang(all);
+    if (why !== undefined) this.bad.push(why);
+    for (const p of all) if (planOfPod(p) !== undefined) this.planned.add(p.metadata.name);
   }
 }
 
