@@ -1,18 +1,19 @@
 /**
- * A periodic sampler for integration tests: calls `sample` every `intervalMs`, never overlapping,
- * and counts the samples taken. A failed sample (a transient API error) is skipped, not fatal.
+ * A periodic sampler for integration tests: subclasses implement `sample()`, which runs every
+ * `intervalMs` without overlapping; `samples` counts the ones taken. A failed sample (a transient
+ * API error) is skipped, not fatal.
  */
-export class PeriodicSampler {
+export abstract class PeriodicSampler {
   samples = 0;
   readonly #intervalMs: number;
-  readonly #sample: () => Promise<void>;
   #timer: NodeJS.Timeout | undefined;
   #busy = false;
 
-  constructor(intervalMs: number, sample: () => Promise<void>) {
+  constructor(intervalMs = 200) {
     this.#intervalMs = intervalMs;
-    this.#sample = sample;
   }
+
+  protected abstract sample(): Promise<void>;
 
   start(): void {
     this.#timer = setInterval(() => void this.#tick(), this.#intervalMs);
@@ -26,7 +27,7 @@ export class PeriodicSampler {
     if (this.#busy) return;
     this.#busy = true;
     try {
-      await this.#sample();
+      await this.sample();
       this.samples++;
     } catch {
       // A transient API error loses one sample only.

@@ -138,28 +138,14 @@ function partialGang(all: readonly Pod[]): string | undefined {
 }
 
 /** Samples the namespace every 200 ms, recording partial gangs and every plan id a pod ever had. */
-class Sampler {
+class Sampler extends PeriodicSampler {
   readonly partial: string[] = [];
   /** pod name → plan ids seen, in order. */
   readonly plans = new Map<string, string[]>();
   /** Pods seen ungated with a plan whose plan id later changed. */
   readonly rewritten: string[] = [];
   readonly #committed = new Map<string, string>();
-  readonly #loop = new PeriodicSampler(200, () => this.#sample());
-
-  get samples(): number {
-    return this.#loop.samples;
-  }
-
-  start(): void {
-    this.#loop.start();
-  }
-
-  stop(): void {
-    this.#loop.stop();
-  }
-
-  async #sample(): Promise<void> {
+  protected async sample(): Promise<void> {
     const all = await pods();
     const why = partialGang(all);
     if (why !== undefined) this.partial.push(why);

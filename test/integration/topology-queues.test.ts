@@ -236,24 +236,10 @@ function badGang(all: readonly Pod[]): string | undefined {
 }
 
 /** Samples the namespace every 200 ms; records bad gangs and every pod ever planned. */
-class Sampler {
+class Sampler extends PeriodicSampler {
   readonly bad: string[] = [];
   readonly planned = new Set<string>();
-  readonly #loop = new PeriodicSampler(200, () => this.#sample());
-
-  get samples(): number {
-    return this.#loop.samples;
-  }
-
-  start(): void {
-    this.#loop.start();
-  }
-
-  stop(): void {
-    this.#loop.stop();
-  }
-
-  async #sample(): Promise<void> {
+  protected async sample(): Promise<void> {
     const all = await pods();
     const why = badGang(all);
     if (why !== undefined) this.bad.push(why);
