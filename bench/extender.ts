@@ -33,20 +33,13 @@ import type { NodeCacheMode } from '../src/extender/wire.ts';
 import { silentLogger } from '../src/observability/logger.ts';
 import { type BenchArgs, type BenchDefaults, parseBenchArgs, usage } from './lib/args.ts';
 import { coreDeciderFor, corePod } from './lib/extender-core.ts';
-import {
-  gitInfo,
-  type MachineInfo,
-  machineInfo,
-  packageVersions,
-  runtimeInfo,
-  shortHostName,
-} from './lib/machine.ts';
+import { type MachineInfo, machineInfo, shortHostName } from './lib/machine.ts';
 import {
   describeInput,
   formatWithBiome,
   pathsInside,
-  RESULT_SCHEMA_VERSION,
   type ResultEnvelope,
+  resultEnvelope,
   writeResult,
 } from './lib/record.ts';
 import { roundForReport, roundSummary, type Summary, summarize } from './lib/stats.ts';
@@ -623,7 +616,6 @@ interface Run {
 }
 
 function resultOf(r: Run, args: BenchArgs): ResultEnvelope & Record<string, unknown> {
-  const machine = machineInfo();
   const round = (t: TargetMeasurement) => ({
     ...t,
     filter: roundSummary(t.filter),
@@ -631,21 +623,19 @@ function resultOf(r: Run, args: BenchArgs): ResultEnvelope & Record<string, unkn
     perPod: roundSummary(t.perPod),
   });
   return {
-    benchmark: BENCHMARK,
-    schemaVersion: RESULT_SCHEMA_VERSION,
-    startedAt: r.startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    machine: { ...machine, loadAverage: r.machineAtStart.loadAverage },
-    loadAverageAtEnd: machine.loadAverage,
-    runtime: runtimeInfo(),
-    packages: packageVersions(REPO_ROOT, ['fastify', 'prom-client', 'pino']),
-    git: gitInfo(REPO_ROOT) ?? null,
+    ...resultEnvelope({
+      benchmark: BENCHMARK,
+      root: REPO_ROOT,
+      startedAt: r.startedAt,
+      machineAtStart: r.machineAtStart,
+      packages: ['fastify', 'prom-client', 'pino'],
+      input: describeInput(
+        'kube-scheduler-shaped filter + prioritize calls against the extender and a trivial fastify route',
+        parameters(args, COMMAND_LINE_DECIDER.name),
+      ),
+      notes: NOTES,
+    }),
     wire: 'k8s.io/kube-scheduler/extender/v1',
-    input: describeInput(
-      'kube-scheduler-shaped filter + prioritize calls against the extender and a trivial fastify route',
-      parameters(args, COMMAND_LINE_DECIDER.name),
-    ),
-    notes: NOTES,
     scenarios: r.results.map((s) => ({
       ...s,
       extender: round(s.extender),

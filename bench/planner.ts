@@ -21,24 +21,13 @@ import {
   type GangRequest,
 } from '../src/scheduling/gang.ts';
 import type { PodShape } from '../src/scheduling/node-view.ts';
+import { policyContext } from '../src/scheduling/place.ts';
 import { policyByName } from '../src/scheduling/policies/index.ts';
-import type { PolicyContext } from '../src/scheduling/policy.ts';
 import type { ClusterObjects } from '../src/scheduling/round-types.ts';
 import { buildSnapshot, type Snapshot } from '../src/scheduling/snapshot.ts';
 import { intFlag } from './lib/args.ts';
-import {
-  gitInfo,
-  machineInfo,
-  packageVersions,
-  runtimeInfo,
-  shortHostName,
-} from './lib/machine.ts';
-import {
-  describeInput,
-  formatWithBiome,
-  RESULT_SCHEMA_VERSION,
-  writeResult,
-} from './lib/record.ts';
+import { machineInfo, shortHostName } from './lib/machine.ts';
+import { describeInput, formatWithBiome, resultEnvelope, writeResult } from './lib/record.ts';
 import { roundSummary, type Summary, summarize } from './lib/stats.ts';
 import { syntheticCluster } from './lib/synthetic-cluster.ts';
 import { formatMs, formatTable } from './lib/table.ts';
@@ -156,12 +145,7 @@ interface Scenario {
 function measure(opts: Options, snap: Snapshot) {
   const model: ClusterModel = snap.model;
   const random = rng(SEED);
-  const ctx: PolicyContext = {
-    random,
-    maxCpuMilli: Math.max(...model.nodes.map((n) => n.cpuMilliTotal)),
-    maxMemoryBytes: Math.max(...model.nodes.map((n) => n.memoryBytesTotal)),
-    maxGpuCount: Math.max(...model.nodes.map((n) => n.gpuCount)),
-  };
+  const ctx = policyContext(model, random);
   const planner = new GangPlanner(model, snap.tree, policyByName('best-fit'), ctx);
   const filled = fillCluster(model, planner, opts.fill, random);
   const scenarios: Scenario[] = [];
@@ -249,23 +233,22 @@ async function main(): Promise<void> {
   if (!opts.record) return;
   const host = shortHostName(machineAtStart.hostname);
   const result = {
-    benchmark: BENCHMARK,
-    schemaVersion: RESULT_SCHEMA_VERSION,
-    startedAt: startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    machine: machineAtStart,
-    runtime: runtimeInfo(),
-    packages: packageVersions(REPO_ROOT, ['fast-check']),
-    git: gitInfo(REPO_ROOT) ?? null,
-    input: describeInput(
-      'synthetic sxm8-80g cluster (16 nodes per rack, 8 racks per block), slices from the real slice builder (1.36 split layout), filled with seeded single-node gangs by the best-fit policy',
-      { nodes: opts.nodes, fill: opts.fill, iterations: opts.iterations, warmup: opts.warmup },
-      SEED,
-    ),
-    notes: [
-      'Latency of GangPlanner.plan followed by release of the same plan, in process; times in ms, percentiles by nearest rank.',
-      'RSS measured after global.gc() (node --expose-gc).',
-    ],
+    ...resultEnvelope({
+      benchmark: BENCHMARK,
+      root: REPO_ROOT,
+      startedAt,
+      machineAtStart,
+      packages: [],
+      input: describeInput(
+        'synthetic sxm8-80g cluster (16 nodes per rack, 8 racks per block), slices from the real slice builder (1.36 split layout), filled with seeded single-node gangs by the best-fit policy',
+        { nodes: opts.nodes, fill: opts.fill, iterations: opts.iterations, warmup: opts.warmup },
+        SEED,
+      ),
+      notes: [
+        'Latency of GangPlanner.plan followed by release of the same plan, in process; times in ms, percentiles by nearest rank.',
+        'RSS measured after global.gc() (node --expose-gc).',
+      ],
+    }),
     scenarios: m.scenarios.map((s) => ({
       name: s.name,
       summary: roundSummary(s.summary),

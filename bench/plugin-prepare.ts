@@ -39,11 +39,8 @@ import {
 } from './lib/disk.ts';
 import {
   type FilesystemInfo,
-  gitInfo,
   type MachineInfo,
   machineInfo,
-  packageVersions,
-  runtimeInfo,
   shortHostName,
 } from './lib/machine.ts';
 import { PhaseTimer } from './lib/phases.ts';
@@ -59,8 +56,8 @@ import {
   describeInput,
   formatWithBiome,
   pathsInside,
-  RESULT_SCHEMA_VERSION,
   type ResultEnvelope,
+  resultEnvelope,
   writeResult,
 } from './lib/record.ts';
 import {
@@ -587,28 +584,25 @@ async function run(args: BenchArgs, topology: Topology): Promise<Run> {
 }
 
 function resultOf(r: Run, args: BenchArgs, d: Derived): ResultEnvelope & Record<string, unknown> {
-  const machine = machineInfo();
   return {
-    benchmark: BENCHMARK,
-    schemaVersion: RESULT_SCHEMA_VERSION,
-    startedAt: r.startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    machine: { ...machine, loadAverage: r.machineAtStart.loadAverage },
-    loadAverageAtEnd: machine.loadAverage,
-    runtime: runtimeInfo(),
-    packages: packageVersions(REPO_ROOT, ['@grpc/grpc-js', '@grpc/proto-loader', 'protobufjs']),
-    git: gitInfo(REPO_ROOT) ?? null,
+    ...resultEnvelope({
+      benchmark: BENCHMARK,
+      root: REPO_ROOT,
+      startedAt: r.startedAt,
+      machineAtStart: r.machineAtStart,
+      packages: ['@grpc/grpc-js', '@grpc/proto-loader', 'protobufjs'],
+      input: describeInput(
+        'NodePrepareResources then NodeUnprepareResources over the plugin unix socket with the fake sxm8-80g backend; claims allocated to the node pool, built in memory from their names',
+        scenarioParameters(args, r.topology),
+      ),
+      notes: [
+        API_NOTE,
+        `Topology ${r.topology}: ${describeTopology(r.topology)}.`,
+        'Latency is measured in the client around each gRPC call (kubelet view): request encode, unix socket, server handling incl. checkpoint and CDI fsyncs, response decode.',
+        'Percentiles by nearest rank; times in milliseconds.',
+      ],
+    }),
     topology: { mode: r.topology, description: describeTopology(r.topology) },
-    input: describeInput(
-      'NodePrepareResources then NodeUnprepareResources over the plugin unix socket with the fake sxm8-80g backend; claims allocated to the node pool, built in memory from their names',
-      scenarioParameters(args, r.topology),
-    ),
-    notes: [
-      API_NOTE,
-      `Topology ${r.topology}: ${describeTopology(r.topology)}.`,
-      'Latency is measured in the client around each gRPC call (kubelet view): request encode, unix socket, server handling incl. checkpoint and CDI fsyncs, response decode.',
-      'Percentiles by nearest rank; times in milliseconds.',
-    ],
     storage: r.storage,
     scenarios: r.m.scenarios.map(roundedScenario),
     baselines: {

@@ -22,19 +22,8 @@ import { NodeCompactor } from '../src/kube/node-compaction.ts';
 import { SliceCompactor } from '../src/kube/slice-compaction.ts';
 import { intFlag } from './lib/args.ts';
 import { kubeletNode } from './lib/kubelet-node.ts';
-import {
-  gitInfo,
-  machineInfo,
-  packageVersions,
-  runtimeInfo,
-  shortHostName,
-} from './lib/machine.ts';
-import {
-  describeInput,
-  formatWithBiome,
-  RESULT_SCHEMA_VERSION,
-  writeResult,
-} from './lib/record.ts';
+import { machineInfo, shortHostName } from './lib/machine.ts';
+import { describeInput, formatWithBiome, resultEnvelope, writeResult } from './lib/record.ts';
 import type { ChildReport, MemoryReading } from './lib/scheduler-memory-child.ts';
 import { syntheticNode, syntheticNodeSlices } from './lib/synthetic-cluster.ts';
 import { formatTable } from './lib/table.ts';
@@ -238,31 +227,30 @@ async function main(): Promise<void> {
   const held = reading(compact, 'model');
   const released = reading(compact, 'model, pooled pages released');
   const result = {
-    benchmark: BENCHMARK,
-    schemaVersion: RESULT_SCHEMA_VERSION,
-    startedAt: startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    machine: machineAtStart,
-    runtime: runtimeInfo(),
-    packages: packageVersions(REPO_ROOT, ['@kubernetes/client-node']),
-    git: gitInfo(REPO_ROOT) ?? null,
-    input: describeInput(
-      'synthetic cluster: N nodes of one fake GPU profile (16 per rack, 8 racks per block), ResourceSlices from the real slice builder (1.36 split layout), kubelet-sized Node objects (bench/lib/kubelet-node.ts), streamed through ClusterInformers in parsed batches',
-      {
-        nodes: opts.nodes,
-        profile: opts.profile,
-        slicePageSize: opts.slicePageSize,
-        nodePageSize: opts.nodePageSize,
-        nodeFlags: opts.nodeFlags,
-        settleSeconds: opts.settleSeconds,
-      },
-      null,
-    ),
-    notes: [
-      'Each variant ran in a fresh child process (node --expose-gc plus nodeFlags) that loaded src/cmd/scheduler.ts and its modules, as the live process does.',
-      'Readings are process.memoryUsage() and /proc/self/status after a full GC; the last one after a GC that also returns pooled pages (V8 does that only under memory pressure). Bytes.',
-      'The synthetic cluster has no pods, claims or queues; a live cluster adds those caches.',
-    ],
+    ...resultEnvelope({
+      benchmark: BENCHMARK,
+      root: REPO_ROOT,
+      startedAt,
+      machineAtStart,
+      packages: ['@kubernetes/client-node'],
+      input: describeInput(
+        'synthetic cluster: N nodes of one fake GPU profile (16 per rack, 8 racks per block), ResourceSlices from the real slice builder (1.36 split layout), kubelet-sized Node objects (bench/lib/kubelet-node.ts), streamed through ClusterInformers in parsed batches',
+        {
+          nodes: opts.nodes,
+          profile: opts.profile,
+          slicePageSize: opts.slicePageSize,
+          nodePageSize: opts.nodePageSize,
+          nodeFlags: opts.nodeFlags,
+          settleSeconds: opts.settleSeconds,
+        },
+        null,
+      ),
+      notes: [
+        'Each variant ran in a fresh child process (node --expose-gc plus nodeFlags) that loaded src/cmd/scheduler.ts and its modules, as the live process does.',
+        'Readings are process.memoryUsage() and /proc/self/status after a full GC; the last one after a GC that also returns pooled pages (V8 does that only under memory pressure). Bytes.',
+        'The synthetic cluster has no pods, claims or queues; a live cluster adds those caches.',
+      ],
+    }),
     target: {
       rssBytes: TARGET_BYTES,
       heldRss: held?.rss ?? null,

@@ -11,7 +11,15 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { canonicalJson } from '../../src/driver/checkpoint.ts';
-import type { GitInfo, MachineInfo, RuntimeInfo } from './machine.ts';
+import {
+  type GitInfo,
+  gitInfo,
+  type MachineInfo,
+  machineInfo,
+  packageVersions,
+  type RuntimeInfo,
+  runtimeInfo,
+} from './machine.ts';
 
 export const RESULT_SCHEMA_VERSION = 1;
 
@@ -36,6 +44,36 @@ export interface ResultEnvelope {
   readonly input: ResultInput;
   /** Caveats a reader must know (what is and is not measured). */
   readonly notes: readonly string[];
+}
+
+/**
+ * The envelope every benchmark records: what ran and when, the machine (with the load average at
+ * the start, and at the end beside it), runtime, the versions of `packages`, the commit, the input
+ * and the caveats.
+ */
+export function resultEnvelope(o: {
+  readonly benchmark: string;
+  readonly root: string;
+  readonly startedAt: Date;
+  readonly machineAtStart: MachineInfo;
+  readonly packages: readonly string[];
+  readonly input: ResultInput;
+  readonly notes: readonly string[];
+}): ResultEnvelope & { readonly loadAverageAtEnd: readonly number[] } {
+  const machine = machineInfo();
+  return {
+    benchmark: o.benchmark,
+    schemaVersion: RESULT_SCHEMA_VERSION,
+    startedAt: o.startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    machine: { ...machine, loadAverage: o.machineAtStart.loadAverage },
+    loadAverageAtEnd: machine.loadAverage,
+    runtime: runtimeInfo(),
+    packages: packageVersions(o.root, o.packages),
+    git: gitInfo(o.root) ?? null,
+    input: o.input,
+    notes: o.notes,
+  };
 }
 
 /** The same canonical JSON the checkpoint checksums, so input hashes are computed one way. */

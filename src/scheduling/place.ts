@@ -8,6 +8,19 @@ import type { ClusterModel, NodeState } from './cluster.ts';
 import type { GpuPick, NodeView, PodShape } from './node-view.ts';
 import type { NodeScore, PlacementPolicy, PolicyContext } from './policy.ts';
 
+/** The policy context of a model: its largest node capacities (for normalising) and `random`. */
+export function policyContext(model: ClusterModel, random: () => number): PolicyContext {
+  let maxCpuMilli = 0;
+  let maxMemoryBytes = 0;
+  let maxGpuCount = 0;
+  for (const n of model.nodes) {
+    maxCpuMilli = Math.max(maxCpuMilli, n.cpuMilliTotal);
+    maxMemoryBytes = Math.max(maxMemoryBytes, n.memoryBytesTotal);
+    maxGpuCount = Math.max(maxGpuCount, n.gpuCount);
+  }
+  return { random, maxCpuMilli, maxMemoryBytes, maxGpuCount };
+}
+
 export interface Placed {
   readonly node: NodeView;
   readonly pick: GpuPick;

@@ -21,8 +21,8 @@ import { admitRound, type GangCandidate } from './admission.ts';
 import type { NodeState } from './cluster.ts';
 import { type GangMember, type GangPlan, GangPlanner, type GangRequest } from './gang.ts';
 import { type PodNodeConstraints, podSelectsNode } from './node-affinity.ts';
+import { policyContext } from './place.ts';
 import { policyByName } from './policies/index.ts';
-import type { PolicyContext } from './policy.ts';
 import { QueueBook, type ResourceVector, type RunningGang } from './queues.ts';
 import type {
   ClusterObjects,
@@ -145,16 +145,12 @@ function queueBook(objects: ClusterObjects, problems: string[]): QueueBook {
 }
 
 /** A deterministic context: live planning takes no random choices that differ between replicas. */
-function policyContext(snap: Snapshot): PolicyContext {
+/** A deterministic generator: live planning takes no random choice that differs between replicas. */
+function lcg(): () => number {
   let seed = 42;
-  return {
-    random: () => {
-      seed = (seed * 1103515245 + 12345) % 2147483648;
-      return seed / 2147483648;
-    },
-    maxCpuMilli: Math.max(1, ...snap.model.nodes.map((n) => n.cpuMilliTotal)),
-    maxMemoryBytes: Math.max(1, ...snap.model.nodes.map((n) => n.memoryBytesTotal)),
-    maxGpuCount: Math.max(1, ...snap.model.nodes.map((n) => n.gpuCount)),
+  return () => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed / 2147483648;
   };
 }
 
@@ -348,7 +344,7 @@ function initialState(objects: ClusterObjects, settings: PlannerSettings): Round
   const snap = buildSnapshot(objects, settings);
   const problems = [...snap.problems];
   const policy = policyByName(settings.policy ?? DEFAULT_LIVE_POLICY);
-  const ctx = policyContext(snap);
+  const ctx = policyContext(snap.model, lcg());
   return {
     snap,
     settings,

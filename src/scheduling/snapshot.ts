@@ -231,7 +231,22 @@ function holdClaims(
   }
 }
 
+const specsByObjects = new WeakMap<ClusterObjects, ClaimSpecs>();
+
+/**
+ * Claim and template specs by namespace/name, indexed once per `objects` value: the extender asks
+ * for them on every call, and the caches hand out the same value until something changes.
+ */
 export function claimSpecs(objects: ClusterObjects): ClaimSpecs {
+  let specs = specsByObjects.get(objects);
+  if (specs === undefined) {
+    specs = indexClaimSpecs(objects);
+    specsByObjects.set(objects, specs);
+  }
+  return specs;
+}
+
+function indexClaimSpecs(objects: ClusterObjects): ClaimSpecs {
   const templates = new Map(
     objects.templates.map((t) => [
       `${t.metadata.namespace ?? ''}/${t.metadata.name ?? ''}`,

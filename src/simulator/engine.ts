@@ -8,8 +8,8 @@
  */
 import { ClusterModel } from '../scheduling/cluster.ts';
 import { type GpuPick, type NodeView, shapeMilli } from '../scheduling/node-view.ts';
-import { type Placed, placeOne } from '../scheduling/place.ts';
-import type { PlacementPolicy, PolicyContext } from '../scheduling/policy.ts';
+import { type Placed, placeOne, policyContext } from '../scheduling/place.ts';
+import type { PlacementPolicy } from '../scheduling/policy.ts';
 import { ReplayMetrics, type SeriesPoint } from './metrics.ts';
 import type { TracePod } from './openb.ts';
 import type { ReplayPlan } from './tune.ts';
@@ -53,18 +53,6 @@ export interface ReplayOptions {
 }
 
 /** The policy context of a model: the plan's generator and the largest node's capacities. */
-export function policyContext(model: ClusterModel, random: () => number): PolicyContext {
-  let maxCpuMilli = 0;
-  let maxMemoryBytes = 0;
-  let maxGpuCount = 0;
-  for (const n of model.nodes) {
-    maxCpuMilli = Math.max(maxCpuMilli, n.cpuMilliTotal);
-    maxMemoryBytes = Math.max(maxMemoryBytes, n.memoryBytesTotal);
-    maxGpuCount = Math.max(maxGpuCount, n.gpuCount);
-  }
-  return { random, maxCpuMilli, maxMemoryBytes, maxGpuCount };
-}
-
 export function runReplay(options: ReplayOptions): ReplayResult {
   const now = options.now ?? (() => performance.now());
   const started = now();

@@ -11,7 +11,7 @@
  */
 import type { ClusterModel } from '../scheduling/cluster.ts';
 import type { GpuPick, NodeView, PodShape } from '../scheduling/node-view.ts';
-import { placeOne } from '../scheduling/place.ts';
+import { placeOne, policyContext } from '../scheduling/place.ts';
 import {
   gpuFits,
   idleGpusPick,
@@ -21,7 +21,6 @@ import {
 } from '../scheduling/policies/gpu-pick.ts';
 import type { PlacementPolicy, PolicyContext } from '../scheduling/policy.ts';
 import type { TopologyTree } from '../scheduling/topology.ts';
-import { policyContext } from './engine.ts';
 import { type GangScheduler, QueueTally, type RoundOutcome, rackHasRoom } from './gang-events.ts';
 import { gangGpus, type StartedGang, type StepState } from './gang-metrics.ts';
 import type { SimGang } from './gang-workload.ts';

@@ -21,13 +21,13 @@ import {
   type GangRequest,
   type GangWait,
 } from '../scheduling/gang.ts';
+import { policyContext } from '../scheduling/place.ts';
 import { DEFAULT_LIVE_POLICY } from '../scheduling/planner.ts';
 import { policyByName } from '../scheduling/policies/index.ts';
 import type { PlacementPolicy, PolicyContext } from '../scheduling/policy.ts';
 import { QueueBook, type ResourceVector, type RunningGang } from '../scheduling/queues.ts';
 import { DRIVER } from '../scheduling/snapshot.ts';
 import type { TopologyTree } from '../scheduling/topology.ts';
-import { policyContext } from './engine.ts';
 import { type GangScheduler, QueueTally, type RoundOutcome, rackHasRoom } from './gang-events.ts';
 import { gangGpus, type StartedGang, type StepState } from './gang-metrics.ts';
 import type { GangWorkload, SimGang } from './gang-workload.ts';

@@ -24,51 +24,34 @@ import {
 } from '../../src/api/scheduling/labels.ts';
 import { KubeApiError } from '../../src/kube/rest.ts';
 import { pinPatch } from '../../src/kube/writes.ts';
-import { encodePlan } from '../../src/scheduling/workload.ts';
-import { REPO_ROOT } from '../cluster/cluster.ts';
+import { encodePlan, isGated, planOf } from '../../src/scheduling/workload.ts';
 import { dumpOnFailure, ensureCluster, metricValue, waitFor } from '../helpers/cluster.ts';
 import { PeriodicSampler } from '../helpers/sampler.ts';
-import { serviceAccountKubeconfig } from '../helpers/service-account.ts';
+import {
+  bound,
+  listPods,
+  gangMembers as members,
+  type GangPod as Pod,
+  SCHEDULER_PROCESS,
+  schedulerMetrics,
+  startScheduler,
+  waitLeading,
+} from '../helpers/scheduler-process.ts';
+import { freePort, serviceAccountKubeconfig } from '../helpers/service-account.ts';
+
+const planOfPod = planOf;
+const gated = isGated;
+const pods = (): Promise<Pod[]> => listPods(c, NS);
 
 const c = await ensureCluster();
 const NS = 'gangs';
 const SIZE = 8;
-const PROCESS = 'phalanx-scheduler';
+const PROCESS = SCHEDULER_PROCESS;
 const QUEUE = 'gangs-idle';
 const POD_IMAGE = 'registry.phalanx.test/pause:1';
 const extender = c.state.extender;
 const runnable = c.local && extender !== undefined;
 if (runnable) dumpOnFailure(c, NS);
-
-interface Pod {
-  metadata: {
-    name: string;
-    uid: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    deletionTimestamp?: string;
-  };
-  spec: {
-    nodeName?: string;
-    schedulingGates?: { name: string }[];
-    affinity?: unknown;
-  };
-  status: { phase?: string };
-}
-
-interface PlanNote {
-  plan: string;
-  node: string;
-}
-
-function planOfPod(pod: Pod): PlanNote | undefined {
-  const raw = pod.metadata.annotations?.[ANNOTATION_PLAN];
-  return raw === undefined ? undefined : (JSON.parse(raw) as PlanNote);
-}
-
-const gated = (p: Pod): boolean =>
-  (p.spec.schedulingGates ?? []).some((g) => g.name === SCHEDULING_GATE);
-const bound = (p: Pod): boolean => (p.spec.nodeName ?? '') !== '';
 
 function gangPod(gang: string, i: number, extra: { affinity?: unknown } = {}): object {
   return {
@@ -103,17 +86,6 @@ function createGangs(...gangs: string[]): void {
   // Interleaved, so neither gang is complete long before the other.
   for (let i = 0; i < SIZE; i++) for (const g of gangs) pods.push(gangPod(g, i));
   c.kubectl(['create', '-f', '-'], pods.map((p) => JSON.stringify(p)).join('\n'));
-}
-
-async function pods(): Promise<Pod[]> {
-  const list = await c.kube.request<{ items: Pod[] }>('GET', `/api/v1/namespaces/${NS}/pods`);
-  return list.items;
-}
-
-function members(all: readonly Pod[], gang: string): Pod[] {
-  return all.filter(
-    (p) => p.metadata.labels?.[LABEL_GANG] === gang && !p.metadata.deletionTimestamp,
-  );
 }
 
 /** Why this sample shows a partial or misplaced gang, or undefined when it does not. */
@@ -165,40 +137,6 @@ class Sampler extends PeriodicSampler {
 }
 
 let kubeconfig = '';
-
-function startScheduler(metricsPort: number): void {
-  if (extender === undefined) return;
-  c.supervisor.start({
-    name: PROCESS,
-    command: `${REPO_ROOT}/node_modules/.bin/node`,
-    args: [
-      `${REPO_ROOT}/src/cmd/phalanx.ts`,
-      'scheduler',
-      `--kubeconfig=${kubeconfig}`,
-      `--extender-address=127.0.0.1:${extender.port}`,
-      `--url-prefix=${extender.pathPrefix}`,
-      `--metrics-address=127.0.0.1:${metricsPort}`,
-      '--v=4',
-    ],
-  });
-}
-
-async function schedulerMetrics(port: number): Promise<string> {
-  return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-}
-
-async function waitLeading(port: number): Promise<void> {
-  await c.supervisor.waitWhileAlive(
-    PROCESS,
-    'phalanx scheduler leading and its extender ready',
-    async () => {
-      const ready = await fetch(`http://127.0.0.1:${extender?.port ?? 0}/readyz`);
-      return ready.ok && metricValue(await schedulerMetrics(port), 'phalanx_planner_leader') === 1;
-    },
-    60_000,
-    250,
-  );
-}
 
 async function gpuClaimsOn(node: string): Promise<number> {
   const list = await c.kube.request<{ items: ResourceClaim[] }>(
@@ -294,8 +232,8 @@ describe.runIf(runnable)('gangs through phalanx scheduler on a real cluster', ()
       500,
     );
     kubeconfig = serviceAccountKubeconfig(c, '60-scheduler.yaml', 'phalanx-scheduler');
-    startScheduler(metricsPort);
-    await waitLeading(metricsPort);
+    startScheduler(c, kubeconfig, metricsPort);
+    await waitLeading(c, metricsPort);
     sampler.start();
   });
 
@@ -392,7 +330,7 @@ describe.runIf(runnable)('gangs through phalanx scheduler on a real cluster', ()
   it('admits no gang twice and loses no plan when the planner is killed mid-round', async () => {
     const mark = await freshStart('train-a', 'train-b');
     createGangs('train-c', 'train-d');
-    startScheduler(metricsPort);
+    startScheduler(c, kubeconfig, metricsPort);
     // Kill it as soon as the first plan annotation lands, before the round's pins are all done.
     let atKill = { annotated: 0, pinned: 0 };
     await waitFor(
@@ -418,8 +356,8 @@ describe.runIf(runnable)('gangs through phalanx scheduler on a real cluster', ()
       after.find((p) => planOfPod(p) !== undefined)?.metadata.labels?.[LABEL_GANG] ?? '';
     const loser = winner === 'train-c' ? 'train-d' : 'train-c';
     const killedAt = Date.now();
-    startScheduler(metricsPort);
-    await waitLeading(metricsPort);
+    startScheduler(c, kubeconfig, metricsPort);
+    await waitLeading(c, metricsPort);
     const plans = await expectOneAdmission(winner, loser, committed);
     process.stdout.write(
       `gangs (b): killed with ${after.filter((p) => planOfPod(p) !== undefined).length}/${2 * SIZE} pods annotated ` +
@@ -445,8 +383,8 @@ describe.runIf(runnable)('gangs through phalanx scheduler on a real cluster', ()
     for (const i of [0, 1, 2]) {
       c.kubectl(['annotate', 'pod', '-n', NS, `train-f-${i}`, `${ANNOTATION_PLAN}=${record}`]);
     }
-    startScheduler(metricsPort);
-    await waitLeading(metricsPort);
+    startScheduler(c, kubeconfig, metricsPort);
+    await waitLeading(c, metricsPort);
     const plans = await expectOneAdmission('train-f', 'train-g', new Map());
     process.stdout.write(`gangs (b, half-written plan): train-f bound under ${plans} plan id(s)\n`);
     expect([...new Set(sampler.partial.slice(mark))]).toEqual([]);
@@ -544,15 +482,3 @@ describe.runIf(runnable)('gangs through phalanx scheduler on a real cluster', ()
     c.kubectl(['delete', 'pod', '-n', NS, 'affinity-0', '--grace-period=0', '--wait=false']);
   });
 });
-
-async function freePort(): Promise<number> {
-  const net = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}

@@ -19,7 +19,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ResourceClaim } from '../../src/api/resource/v1.ts';
 import {
-  ANNOTATION_PLAN,
   ANNOTATION_TOPOLOGY_PREFERRED,
   ANNOTATION_TOPOLOGY_REQUIRED,
   ANNOTATION_WAITING_REASON,
@@ -28,9 +27,19 @@ import {
   LABEL_QUEUE,
   SCHEDULING_GATE,
 } from '../../src/api/scheduling/labels.ts';
-import { REPO_ROOT } from '../cluster/cluster.ts';
-import { dumpOnFailure, ensureCluster, metricValue, waitFor } from '../helpers/cluster.ts';
+import { isGated, planOf } from '../../src/scheduling/workload.ts';
+import { dumpOnFailure, ensureCluster, waitFor } from '../helpers/cluster.ts';
 import { PeriodicSampler } from '../helpers/sampler.ts';
+import {
+  bound,
+  listPods,
+  gangMembers as members,
+  type GangPod as Pod,
+  SCHEDULER_PROCESS,
+  startScheduler,
+  waitLeading,
+} from '../helpers/scheduler-process.ts';
+
 import { freePort, serviceAccountKubeconfig } from '../helpers/service-account.ts';
 import {
   API_ONLY_NODE_TOLERATIONS,
@@ -40,9 +49,13 @@ import {
   topologyNodes,
 } from '../helpers/topology.ts';
 
+const planOfPod = planOf;
+const gated = isGated;
+const pods = (): Promise<Pod[]> => listPods(c, NS);
+
 const c = await ensureCluster();
 const NS = 'topology-queues';
-const PROCESS = 'phalanx-scheduler';
+const PROCESS = SCHEDULER_PROCESS;
 const POD_IMAGE = 'registry.phalanx.test/pause:1';
 const POOL_LABEL = 'phalanx.dev/test-pool';
 const POOL = 'topology-queues';
@@ -62,25 +75,6 @@ const GPU_CLASS = 'gpu.phalanx.dev';
 const extender = c.state.extender;
 const runnable = c.local && extender !== undefined;
 if (runnable) dumpOnFailure(c, NS);
-
-interface Pod {
-  metadata: {
-    name: string;
-    uid: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    deletionTimestamp?: string;
-  };
-  spec: { nodeName?: string; schedulingGates?: { name: string }[] };
-  status: { phase?: string };
-}
-
-interface PlanNote {
-  plan: string;
-  node: string;
-  level: string;
-  domain: string;
-}
 
 interface EventObject {
   reason?: string;
@@ -102,14 +96,6 @@ interface QueueStatusObject {
   }[];
 }
 
-function planOfPod(pod: Pod): PlanNote | undefined {
-  const raw = pod.metadata.annotations?.[ANNOTATION_PLAN];
-  return raw === undefined ? undefined : (JSON.parse(raw) as PlanNote);
-}
-
-const gated = (p: Pod): boolean =>
-  (p.spec.schedulingGates ?? []).some((g) => g.name === SCHEDULING_GATE);
-const bound = (p: Pod): boolean => (p.spec.nodeName ?? '') !== '';
 const reasonOf = (p: Pod): string | undefined =>
   p.metadata.annotations?.[ANNOTATION_WAITING_REASON];
 
@@ -154,17 +140,6 @@ function gangPod(gang: string, i: number, size: number, o: GangOptions): object 
 function createGang(gang: string, size: number, o: GangOptions = {}): void {
   const pods = Array.from({ length: size }, (_, i) => JSON.stringify(gangPod(gang, i, size, o)));
   c.kubectl(['create', '-f', '-'], pods.join('\n'));
-}
-
-async function pods(): Promise<Pod[]> {
-  const list = await c.kube.request<{ items: Pod[] }>('GET', `/api/v1/namespaces/${NS}/pods`);
-  return list.items;
-}
-
-function members(all: readonly Pod[], gang: string): Pod[] {
-  return all.filter(
-    (p) => p.metadata.labels?.[LABEL_GANG] === gang && !p.metadata.deletionTimestamp,
-  );
 }
 
 async function events(reason: string): Promise<EventObject[]> {
@@ -344,37 +319,6 @@ function deleteQueues(): void {
 let kubeconfig = '';
 let metricsPort = 0;
 
-function startScheduler(): void {
-  if (extender === undefined) return;
-  c.supervisor.start({
-    name: PROCESS,
-    command: `${REPO_ROOT}/node_modules/.bin/node`,
-    args: [
-      `${REPO_ROOT}/src/cmd/phalanx.ts`,
-      'scheduler',
-      `--kubeconfig=${kubeconfig}`,
-      `--extender-address=127.0.0.1:${extender.port}`,
-      `--url-prefix=${extender.pathPrefix}`,
-      `--metrics-address=127.0.0.1:${metricsPort}`,
-      '--v=4',
-    ],
-  });
-}
-
-async function waitLeading(): Promise<void> {
-  await c.supervisor.waitWhileAlive(
-    PROCESS,
-    'phalanx scheduler leading and its extender ready',
-    async () => {
-      const ready = await fetch(`http://127.0.0.1:${extender?.port ?? 0}/readyz`);
-      const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-      return ready.ok && metricValue(metrics, 'phalanx_planner_leader') === 1;
-    },
-    60_000,
-    250,
-  );
-}
-
 function setUpNamespace(): void {
   c.kubectl(
     ['apply', '--server-side', '-f', '-'],
@@ -426,8 +370,8 @@ describe.runIf(runnable)('topology and queues through phalanx scheduler on a rea
       250,
     );
     kubeconfig = serviceAccountKubeconfig(c, '60-scheduler.yaml', 'phalanx-scheduler');
-    startScheduler();
-    await waitLeading();
+    startScheduler(c, kubeconfig, metricsPort);
+    await waitLeading(c, metricsPort);
     sampler.start();
     process.stdout.write(
       `topology-queues: ${NODES.length} API-only nodes with ${slices} ResourceSlices (server 1.${c.state.minor}) ready after ${((Date.now() - started) / 1000).toFixed(1)} s\n`,

@@ -2,8 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ClusterModel, type NodeSpec } from '../../../src/scheduling/cluster.ts';
 import { MILLI_PER_GPU, shapeMilli } from '../../../src/scheduling/node-view.ts';
+import { policyContext } from '../../../src/scheduling/place.ts';
 import { POLICY_NAMES, policyByName } from '../../../src/scheduling/policies/index.ts';
-import { policyContext, type ReplayStep, runReplay } from '../../../src/simulator/engine.ts';
+import { type ReplayStep, runReplay } from '../../../src/simulator/engine.ts';
 import type { TracePod } from '../../../src/simulator/openb.ts';
 import { planReplay } from '../../../src/simulator/tune.ts';
 
