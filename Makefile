@@ -7,7 +7,8 @@ NPM ?= npm
 include hack/kube-bins.mk
 
 .PHONY: all deps demo simulate test test-unit test-integration check lint format typecheck \
-	bench-plugin chromium report-screenshot cluster-up cluster-down cluster-logs clean help
+	bench-plugin bench chromium report-screenshot cluster-up cluster-down cluster-logs clean help \
+	helm manifests image e2e-kind
 
 all: check test
 
@@ -16,6 +17,11 @@ help:
 	@echo "make demo          run the fake-GPU demo of the kubelet plugin (no cluster needed)"
 	@echo "make test          install dependencies, type-check, lint, run every test"
 	@echo "make bench-plugin  NodePrepareResources latency benchmark"
+	@echo "make bench         every benchmark in sequence, then one table of headline numbers vs targets"
+	@echo "make helm          build helm from its Go module (cached)"
+	@echo "make manifests     render deploy/helm/phalanx into deploy/manifests"
+	@echo "make image         build the OCI image layout without Docker"
+	@echo "make e2e-kind      kind cluster + image + chart + the e2e suite (needs Docker)"
 	@echo "make report-screenshot  openb replay of every policy as an HTML report plus a PNG of it"
 	@echo "make kube-bins     build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kubectl, fakecri"
 	@echo "make cluster-up    start the local real cluster (3 kubelets on a fake CRI, a plugin per node)"
@@ -62,6 +68,21 @@ test-unit: deps
 
 bench-plugin: deps
 	$(NPM) run --silent bench:plugin
+
+bench: deps kube-bins
+	$(NPM) run --silent bench
+
+helm:
+	@bash hack/helm.sh >/dev/null
+
+manifests: deps helm
+	$(NPM) run --silent gen:manifests
+
+image: deps
+	$(NPM) run --silent image
+
+e2e-kind: deps
+	bash e2e/kind/run.sh
 
 clean:
 	rm -rf node_modules .cache dist coverage

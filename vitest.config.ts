@@ -13,7 +13,7 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts'],
+          include: ['test/integration/**/*.test.ts', 'e2e/**/*.test.ts'],
           globalSetup: ['test/integration/global-setup.ts'],
           pool: 'forks',
           testTimeout: 180_000,
