@@ -25,7 +25,7 @@ import type {
   NodeObject,
   PodGroupObject,
 } from '../scheduling/round-types.ts';
-import type { PodObject } from '../scheduling/workload.ts';
+import type { DeviceClassObject, PodObject } from '../scheduling/workload.ts';
 import { NodeCompactor } from './node-compaction.ts';
 import { KubeApiError, type KubeClient } from './rest.ts';
 import { type InternStats, SliceCompactor } from './slice-compaction.ts';
@@ -73,6 +73,7 @@ export const RESOURCES = {
     version: 'v1',
     plural: 'resourceclaimtemplates',
   },
+  deviceClasses: { group: 'resource.k8s.io', version: 'v1', plural: 'deviceclasses' },
   queues: { group: 'scheduling.phalanx.dev', version: 'v1alpha1', plural: 'queues' },
 } as const satisfies Readonly<Record<string, ResourceType>>;
 
@@ -586,6 +587,7 @@ export class ClusterInformers {
   readonly claims: Informer<Cached<ResourceClaim>>;
   readonly templates: Informer<Cached<ClaimTemplateObject>>;
   readonly queues: Informer<KubeObject>;
+  readonly deviceClasses: Informer<Cached<DeviceClassObject>>;
   readonly podGroups: readonly Informer<Cached<PodGroupObject>>[];
   readonly #podGroupResources: readonly ResourceType[];
   readonly #sliceCompactor: SliceCompactor;
@@ -627,6 +629,7 @@ export class ClusterInformers {
     this.claims = make(RESOURCES.resourceClaims);
     this.templates = make(RESOURCES.resourceClaimTemplates);
     this.queues = make(RESOURCES.queues);
+    this.deviceClasses = make(RESOURCES.deviceClasses);
     this.#podGroupResources = options.podGroups ?? [];
     this.podGroups = this.#podGroupResources.map((r) => make<Cached<PodGroupObject>>(r));
     this.#all = [
@@ -637,6 +640,7 @@ export class ClusterInformers {
       this.claims,
       this.templates,
       this.queues,
+      this.deviceClasses,
       ...this.podGroups,
     ] as readonly Informer<KubeObject>[];
   }
@@ -725,6 +729,7 @@ export class ClusterInformers {
       namespaces: this.#labelsByNamespace(),
       podGroups: this.podGroups.flatMap((i) => i.list()),
       queues: this.queues.list(),
+      deviceClasses: this.deviceClasses.list(),
     };
     this.#snapshot = { stamp, objects };
     return objects;

@@ -12,12 +12,14 @@
  * - `metadata.name`, `uid`, `resourceVersion` (the informer's key and change check);
  * - `spec.driver`, `spec.pool` (`name`, `generation`, `resourceSliceCount`);
  * - `spec.sharedCounters` (`name`, `counters[*].value`);
- * - per device: `name`, the attributes in {@link SNAPSHOT_ATTRIBUTES} (`index`, `type`,
- *   `productName`), `consumesCounters` (`counterSet`, `counters[*].value`) and `taints`
+ * - per device: `name`, its attributes except the identity ones ({@link IDENTITY_ATTRIBUTES}:
+ *   `uuid`, `parentUUID`, `nvlinkDomain`, `cliqueId`, which name one device, node or rack and
+ *   would stop the nodes of a profile from sharing their devices), `capacity` values (CEL
+ *   selectors read both), `consumesCounters` (`counterSet`, `counters[*].value`) and `taints`
  *   (`key`, `effect`).
  * Slices of other drivers keep only metadata, `spec.driver` and `spec.pool`: the core skips them.
  * Dropped: labels, ownerReferences, managedFields, `spec.nodeName`, every other attribute
- * (uuid, PCI bus ID, NUMA node…), `capacity`, taint values and times.
+ * (the identity ones), taint values and times.
  *
  * The result is plain JSON of the same shape, so the snapshot cannot tell a compacted slice from
  * a full one. Shared objects are frozen: a consumer that tried to modify one would otherwise
@@ -38,11 +40,11 @@ import type {
   ObjectMeta,
   ResourceSlice,
 } from '../api/resource/v1.ts';
-import { MODEL_ATTRIBUTE } from '../scheduling/cluster.ts';
+import { IDENTITY_ATTRIBUTES } from '../scheduling/devices.ts';
 import { DRIVER } from '../scheduling/snapshot.ts';
 
-/** Device attributes the snapshot reads (GPU grouping, whole vs partition, GPU model). */
-export const SNAPSHOT_ATTRIBUTES: readonly string[] = ['index', 'type', MODEL_ATTRIBUTE];
+/** Device attributes the cache drops: short names, in the driver's domain or qualified with it. */
+export const DROPPED_ATTRIBUTES: readonly string[] = IDENTITY_ATTRIBUTES;
 
 export interface InternTableLimits {
   /** Most entries kept. */
@@ -129,8 +131,8 @@ export class InternTable {
 export interface SliceCompactorOptions {
   /** The driver whose slices keep their devices and counters (default gpu.phalanx.dev). */
   readonly driver?: string;
-  /** Device attributes kept (default {@link SNAPSHOT_ATTRIBUTES}). */
-  readonly attributes?: readonly string[];
+  /** Device attributes dropped (default {@link DROPPED_ATTRIBUTES}). */
+  readonly dropAttributes?: readonly string[];
   readonly limits?: Partial<InternTableLimits>;
 }
 
@@ -163,13 +165,14 @@ function freeze<T extends object>(value: T): T {
  */
 export class SliceCompactor {
   readonly #driver: string;
-  readonly #attributes: readonly string[];
+  readonly #drop: ReadonlySet<string>;
   readonly #table: InternTable;
   readonly #produced = new WeakSet<object>();
 
   constructor(options: SliceCompactorOptions = {}) {
     this.#driver = options.driver ?? DRIVER;
-    this.#attributes = options.attributes ?? SNAPSHOT_ATTRIBUTES;
+    const drop = options.dropAttributes ?? DROPPED_ATTRIBUTES;
+    this.#drop = new Set([...drop, ...drop.map((a) => `${this.#driver}/${a}`)]);
     this.#table = new InternTable(options.limits);
   }
 
@@ -212,13 +215,16 @@ export class SliceCompactor {
     const out: Device = { name: d.name };
     const attributes: Record<string, DeviceAttribute> = {};
     let kept = 0;
-    for (const name of this.#attributes) {
-      const a = d.attributes?.[name];
-      if (a === undefined) continue;
+    for (const [name, a] of Object.entries(d.attributes ?? {})) {
+      if (this.#drop.has(name)) continue;
       attributes[name] = attributeValue(a);
       kept++;
     }
     if (kept > 0) out.attributes = attributes;
+    if (d.capacity !== undefined) {
+      out.capacity = {};
+      for (const [name, c] of Object.entries(d.capacity)) out.capacity[name] = { value: c.value };
+    }
     if (d.consumesCounters !== undefined) {
       out.consumesCounters = d.consumesCounters.map((use) => ({
         counterSet: use.counterSet,
@@ -262,6 +268,9 @@ export class SliceCompactor {
     return this.#shared(d, () => {
       const out: Device = { name: d.name };
       if (d.attributes !== undefined) out.attributes = this.#sharedAttributes(d.attributes);
+      if (d.capacity !== undefined) {
+        out.capacity = this.#shared(d.capacity, () => freeze({ ...d.capacity }));
+      }
       if (d.consumesCounters !== undefined) {
         out.consumesCounters = this.#sharedConsumption(d.consumesCounters);
       }

@@ -11,6 +11,8 @@
  *
  * Pure: no I/O.
  */
+import type { CelDevice } from './cel.ts';
+import { describeClaims, pickDevices } from './devices.ts';
 import { type GpuPick, MILLI_PER_GPU, type NodeView, type PodShape } from './node-view.ts';
 
 /** One GPU of a node described directly (trace replays): a shareable or exclusive GPU of a model. */
@@ -46,6 +48,8 @@ export interface ModelDevice {
   /** Counter indices (into the node's counters) and amounts this device consumes. */
   readonly counterIndex: readonly number[];
   readonly counterAmount: readonly number[];
+  /** What CEL selectors see of the device (built from its ResourceSlice entry). */
+  readonly cel?: CelDevice;
 }
 
 /** One allocation held in the ledger. */
@@ -216,6 +220,9 @@ export class NodeState implements NodeView {
   canHold(shape: PodShape): boolean {
     if (shape.cpuMilli > this.cpuMilliFree || shape.memoryBytes > this.memoryBytesFree)
       return false;
+    if (shape.devices !== undefined && shape.devices.length > 0) {
+      return pickDevices(this, shape.devices) !== undefined;
+    }
     if (shape.gpuCount === 0 || shape.gpuMilli === 0) return true;
     const anyModel = shape.gpuModels.length === 0;
     if (anyModel && shape.gpuMilli >= MILLI_PER_GPU) return this.#wholeOkCount >= shape.gpuCount;
@@ -224,6 +231,22 @@ export class NodeState implements NodeView {
       if (this.deviceFor(g, shape) >= 0) found++;
     }
     return found >= shape.gpuCount;
+  }
+
+  /**
+   * Milli-GPU device `i` stands for when held exclusively: 1000 for a whole GPU, the share of its
+   * GPU's largest counter for a partition.
+   */
+  deviceMilli(i: number): number {
+    const d = this.devices[i];
+    if (d === undefined) return 0;
+    if (d.whole) return MILLI_PER_GPU;
+    const largest = this.#gpuCounter[d.gpu] ?? -1;
+    const total = this.#counterTotal[largest] ?? 0;
+    const k = d.counterIndex.indexOf(largest);
+    return total > 0 && k >= 0
+      ? Math.round((MILLI_PER_GPU * (d.counterAmount[k] ?? 0)) / total)
+      : 0;
   }
 
   /** Takes device `i` (exclusively, or `milli` of a shareable device). Caller checked availability. */
@@ -393,6 +416,9 @@ export class ClusterModel {
    */
   allocate(node: NodeView, shape: PodShape, pick: GpuPick, owner: string): number {
     const state = this.#state(node);
+    if (shape.devices !== undefined && shape.devices.length > 0) {
+      return this.#allocateDevices(state, shape, pick, owner);
+    }
     const why = this.#whyNot(state, shape, pick);
     if (why !== undefined) throw new CapacityError(`${owner} on ${state.name}: ${why}`);
     const gpuPod = shape.gpuCount > 0 && shape.gpuMilli > 0;
@@ -406,10 +432,58 @@ export class ClusterModel {
       devices.push(d);
       shares.push(share);
     }
+    const gpuMilli = share > 0 ? share : devices.length * MILLI_PER_GPU;
+    return this.#record(state, shape, owner, devices, shares, gpuMilli);
+  }
+
+  /**
+   * Device-request shapes: takes the devices in `pick.devices` (checked here) or, without them,
+   * the devices the ledger picks itself.
+   */
+  #allocateDevices(state: NodeState, shape: PodShape, pick: GpuPick, owner: string): number {
+    const claims = shape.devices ?? [];
+    const fail = (why: string) => new CapacityError(`${owner} on ${state.name}: ${why}`);
+    if (shape.cpuMilli > state.cpuMilliFree || shape.memoryBytes > state.memoryBytesFree) {
+      throw fail(this.#whyNot(state, shape, { gpus: [], milli: 0 }) ?? 'no room');
+    }
+    let devices: readonly number[];
+    if (pick.devices === undefined) {
+      const picked = pickDevices(state, claims, true);
+      if (picked === undefined) throw fail(`no free devices for ${describeClaims(claims)}`);
+      devices = picked;
+    } else {
+      devices = pick.devices;
+      for (let k = 0; k < devices.length; k++) {
+        const i = devices[k] ?? -1;
+        if (devices.indexOf(i) !== k || !state.deviceAvailable(i)) {
+          for (const j of devices.slice(0, k)) state.give(j, 0);
+          throw fail(`device ${state.devices[i]?.name ?? i} is not free`);
+        }
+        state.take(i, 0);
+      }
+    }
+    const gpuMilli = devices.reduce((sum, i) => sum + state.deviceMilli(i), 0);
+    return this.#record(
+      state,
+      shape,
+      owner,
+      [...devices],
+      devices.map(() => 0),
+      gpuMilli,
+    );
+  }
+
+  #record(
+    state: NodeState,
+    shape: PodShape,
+    owner: string,
+    devices: number[],
+    shares: number[],
+    gpuMilli: number,
+  ): number {
     state.cpuMilliFree -= shape.cpuMilli;
     state.memoryBytesFree -= shape.memoryBytes;
     const id = this.#nextId++;
-    const gpuMilli = share > 0 ? share : devices.length * MILLI_PER_GPU;
     this.#allocations.set(id, {
       id,
       owner,
@@ -447,7 +521,7 @@ export class ClusterModel {
       }
       state.take(i, 0);
       devices.push(i);
-      if (state.devices[i]?.whole === true) gpuMilli += MILLI_PER_GPU;
+      gpuMilli += state.deviceMilli(i);
     }
     this.#gpuMilliAllocated += gpuMilli;
     const cpu = use.cpuMilli ?? 0;

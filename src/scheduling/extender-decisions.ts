@@ -12,7 +12,9 @@
  */
 import { LABEL_QUEUE } from '../api/scheduling/labels.ts';
 import type { NodeState } from './cluster.ts';
+import { describeClaims } from './devices.ts';
 import { MILLI_PER_GPU, type PodShape } from './node-view.ts';
+import { deviceScore } from './place.ts';
 import type { ClusterObjects, PlannerSettings } from './round-types.ts';
 import { buildSnapshot, claimSpecs, type Snapshot } from './snapshot.ts';
 import { gangOf, type PodObject, planOf, podDemand } from './workload.ts';
@@ -51,6 +53,13 @@ function describe(shape: PodShape): string {
 
 function whyNot(node: NodeState, shape: PodShape): string | undefined {
   if (node.canHold(shape)) return undefined;
+  if (
+    shape.devices !== undefined &&
+    shape.cpuMilli <= node.cpuMilliFree &&
+    shape.memoryBytes <= node.memoryBytesFree
+  ) {
+    return `phalanx: no free devices for ${describeClaims(shape.devices)} after planned gangs' reservations`;
+  }
   const free = node.gpusFor(shape).length;
   if (shape.gpuCount > 0 && free < shape.gpuCount) {
     return `phalanx: ${free} of ${node.gpuCount} GPUs free after planned gangs' reservations; pod needs ${shape.gpuCount}`;
@@ -119,8 +128,14 @@ export function scorePod(
     return nodeNames.map((host) => ({ host, score: host === plan.node ? 10 : 0 }));
   const demand = podDemand(pod, claimSpecs(objects));
   const gpus = 'shape' in demand ? demand.shape.gpuCount : 0;
+  const devices =
+    'shape' in demand && demand.shape.devices !== undefined ? demand.shape : undefined;
   return nodeNames.map((host) => {
     const node = snap.model.node(host);
+    if (devices !== undefined && node !== undefined) {
+      const fit = deviceScore(node, devices);
+      return { host, score: fit === undefined ? 0 : Math.round(10 * fit.score) };
+    }
     if (node === undefined || node.gpuCount === 0) return { host, score: gpus === 0 ? 10 : 0 };
     if (gpus === 0)
       return {

@@ -15,6 +15,7 @@
  * Pure: no I/O.
  */
 import type { ClusterModel, NodeState } from './cluster.ts';
+import { claimsKey, deviceFitCount } from './devices.ts';
 import { type GpuPick, MILLI_PER_GPU, type PodShape, shapeMilli } from './node-view.ts';
 import { bestNode, noRoomReason } from './place.ts';
 import type { PlacementPolicy, PolicyContext } from './policy.ts';
@@ -75,6 +76,13 @@ export function fitCount(node: NodeState, shape: PodShape): number {
   let n = Number.POSITIVE_INFINITY;
   if (shape.cpuMilli > 0) n = Math.floor(node.cpuMilliFree / shape.cpuMilli);
   if (shape.memoryBytes > 0) n = Math.min(n, Math.floor(node.memoryBytesFree / shape.memoryBytes));
+  if (shape.devices !== undefined) {
+    return deviceFitCount(
+      node,
+      shape.devices,
+      n === Number.POSITIVE_INFINITY ? 64 : Math.min(n, 64),
+    );
+  }
   if (shape.gpuCount === 0 || shape.gpuMilli === 0) return n === Number.POSITIVE_INFINITY ? 1e6 : n;
   if (shape.gpuMilli >= MILLI_PER_GPU && shape.gpuModels.length === 0) {
     return Math.min(n, Math.floor(node.gpusWholeFree / shape.gpuCount));
@@ -88,7 +96,8 @@ export function fitCount(node: NodeState, shape: PodShape): number {
 
 /** Pods with equal keys are interchangeable for placement. */
 export function shapeKey(s: PodShape): string {
-  return `${s.cpuMilli}/${s.memoryBytes}/${s.gpuCount}/${s.gpuMilli}/${s.gpuModels.join('|')}`;
+  const devices = s.devices === undefined ? '' : `/${claimsKey(s.devices)}`;
+  return `${s.cpuMilli}/${s.memoryBytes}/${s.gpuCount}/${s.gpuMilli}/${s.gpuModels.join('|')}${devices}`;
 }
 
 function groupMembers(members: readonly GangMember[]): ShapeGroup[] {

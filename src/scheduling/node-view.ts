@@ -9,6 +9,7 @@
  *
  * Pure: no I/O.
  */
+import type { ClaimDemand } from './devices.ts';
 
 export const MILLI_PER_GPU = 1000;
 
@@ -47,12 +48,24 @@ export interface PodShape {
   /** Milli-GPU per GPU: 1000 for whole GPUs, 1..999 for a share of one GPU, 0 without GPUs. */
   readonly gpuMilli: number;
   readonly gpuModels: readonly string[];
+  /**
+   * Device requests the ledger picks devices for (partitions, CEL selectors, matchAttribute
+   * constraints; see devices.ts). Set instead of `gpuCount`/`gpuMilli`, which are then 0.
+   */
+  readonly devices?: readonly ClaimDemand[];
 }
 
 /** The GPUs a placement would take on a node, with the milli-GPU taken from each. */
 export interface GpuPick {
   readonly gpus: readonly number[];
   readonly milli: number;
+  /** For shapes with device requests: the device indices picked on the node. */
+  readonly devices?: readonly number[];
+}
+
+/** Whether the shape asks for GPUs or devices at all. */
+export function usesDevices(shape: PodShape): boolean {
+  return (shape.gpuCount > 0 && shape.gpuMilli > 0) || (shape.devices?.length ?? 0) > 0;
 }
 
 /** Total milli-GPU a shape asks for. */

@@ -5,7 +5,8 @@
  * Pure: no I/O.
  */
 import type { ClusterModel, NodeState } from './cluster.ts';
-import type { GpuPick, NodeView, PodShape } from './node-view.ts';
+import { describeClaims, pickDevices } from './devices.ts';
+import { type GpuPick, MILLI_PER_GPU, type NodeView, type PodShape } from './node-view.ts';
 import type { NodeScore, PlacementPolicy, PolicyContext } from './policy.ts';
 
 /** The policy context of a model: its largest node capacities (for normalising) and `random`. */
@@ -42,7 +43,8 @@ export function bestNode(
   let best: { node: NodeState; score: NodeScore } | undefined;
   for (const node of nodes) {
     if (!node.canHold(shape)) continue;
-    const score = policy.score(node, shape, ctx);
+    const score =
+      shape.devices === undefined ? policy.score(node, shape, ctx) : deviceScore(node, shape);
     if (score === undefined) continue;
     if (best === undefined || score.score > best.score.score) best = { node, score };
   }
@@ -62,7 +64,24 @@ export function placeOne(
   return { node: best.node, pick: best.score.pick, allocation };
 }
 
+/**
+ * Shapes with device requests are scored by the ledger itself, not by the policy (policies read
+ * whole GPUs and milli-GPU shares): best fit, the node whose GPUs end up fullest first, with the
+ * devices the ledger picks there (partitions on partly used GPUs first).
+ */
+export function deviceScore(node: NodeState, shape: PodShape): NodeScore | undefined {
+  const devices = pickDevices(node, shape.devices ?? []);
+  if (devices === undefined) return undefined;
+  const total = node.gpuCount * MILLI_PER_GPU;
+  const taken = devices.reduce((sum, i) => sum + node.deviceMilli(i), 0);
+  const used = total - node.gpuFreeMilliTotal + taken;
+  return { score: total > 0 ? used / total : 0, pick: { gpus: [], milli: 0, devices } };
+}
+
 export function noRoomReason(shape: PodShape): string {
+  if (shape.devices !== undefined) {
+    return `no node has ${shape.cpuMilli} mCPU, ${Math.ceil(shape.memoryBytes / 2 ** 20)} MiB and free devices for ${describeClaims(shape.devices)}`;
+  }
   const gpus =
     shape.gpuCount === 0 || shape.gpuMilli === 0
       ? 'no GPU'

@@ -23,7 +23,13 @@ import { type GangMember, type GangPlan, GangPlanner, type GangRequest } from '.
 import { type PodNodeConstraints, podSelectsNode } from './node-affinity.ts';
 import { policyContext } from './place.ts';
 import { policyByName } from './policies/index.ts';
-import { QueueBook, type ResourceVector, type RunningGang } from './queues.ts';
+import {
+  type DeviceRequest,
+  demandVector,
+  QueueBook,
+  type ResourceVector,
+  type RunningGang,
+} from './queues.ts';
 import type {
   ClusterObjects,
   CoreEvent,
@@ -41,23 +47,27 @@ import {
   gangOf,
   isActiveOnNode,
   isGated,
-  podGpuRequest,
+  podDeviceRequests,
   queueOf,
   topologyOf,
+  wholeGpus,
 } from './workload.ts';
 
 export const DEFAULT_PLAN_TTL_SECONDS = 300;
 export const DEFAULT_LIVE_POLICY = 'best-fit';
 
-interface Gang {
+/** A gang as one planning round reads it from its pods (also what the kubectl plugin shows). */
+export interface Gang {
   readonly ref: GangRef;
   readonly members: PodEntry[];
   size: number;
   queue: string | undefined;
   priority: number;
   createdAt: number;
-  /** GPUs each member (by pod key) asks for, allocated or not: what counts against the queue. */
+  /** Whole GPUs each member (by pod key) asks for, allocated or not. */
   readonly gpus: Map<string, number>;
+  /** Devices each member asks for, allocated or not, per class/profile: what counts against the queue. */
+  readonly requests: Map<string, DeviceRequest[]>;
 }
 
 interface RoundState {
@@ -90,7 +100,8 @@ function gangSizes(objects: ClusterObjects): Map<string, number> {
   return sizes;
 }
 
-function collectGangs(snap: Snapshot, objects: ClusterObjects): Map<string, Gang> {
+/** Every gang of the snapshot's pods, by key: members, size (label or PodGroup), queue, priority, age. */
+export function collectGangs(snap: Snapshot, objects: ClusterObjects): Map<string, Gang> {
   const sizes = gangSizes(objects);
   const specs = claimSpecs(objects);
   const gangs = new Map<string, Gang>();
@@ -107,13 +118,16 @@ function collectGangs(snap: Snapshot, objects: ClusterObjects): Map<string, Gang
         priority: Number.NEGATIVE_INFINITY,
         createdAt: Number.POSITIVE_INFINITY,
         gpus: new Map(),
+        requests: new Map(),
       };
       gangs.set(ref.key, gang);
     }
     gang.members.push(entry);
     const seen = claimsSeen.get(ref.key) ?? new Set<string>();
     claimsSeen.set(ref.key, seen);
-    gang.gpus.set(entry.key, podGpuRequest(entry.pod, specs, seen));
+    const requests = podDeviceRequests(entry.pod, specs, seen);
+    gang.requests.set(entry.key, requests);
+    gang.gpus.set(entry.key, wholeGpus(requests));
     gang.priority = Math.max(gang.priority, entry.pod.spec?.priority ?? 0);
     gang.createdAt = Math.min(gang.createdAt, time(entry.pod.metadata.creationTimestamp));
   }
@@ -128,8 +142,9 @@ function gpusOf(gang: Gang, entries: readonly PodEntry[]): number {
   return entries.reduce((s, e) => s + (gang.gpus.get(e.key) ?? 0), 0);
 }
 
+/** The gang's devices per quota resource (device class, and class/profile for partitions). */
 function demandOf(gang: Gang, entries: readonly PodEntry[]): ResourceVector {
-  return new Map([[DRIVER, gpusOf(gang, entries)]]);
+  return demandVector(entries.flatMap((e) => gang.requests.get(e.key) ?? []));
 }
 
 function queueBook(objects: ClusterObjects, problems: string[]): QueueBook {
@@ -144,7 +159,6 @@ function queueBook(objects: ClusterObjects, problems: string[]): QueueBook {
   return book;
 }
 
-/** A deterministic context: live planning takes no random choices that differ between replicas. */
 /** A deterministic generator: live planning takes no random choice that differs between replicas. */
 function lcg(): () => number {
   let seed = 42;

@@ -6,7 +6,7 @@
  */
 import type { ResourceClaim, ResourceSlice } from '../api/resource/v1.ts';
 import type { TopologyLevel } from './topology.ts';
-import type { ClaimSpecObject, PodObject } from './workload.ts';
+import type { ClaimSpecObject, DeviceClassObject, PodObject } from './workload.ts';
 
 export interface NodeObject {
   metadata: { name?: string; uid?: string; labels?: Record<string, string> };
@@ -45,6 +45,11 @@ export interface ClusterObjects {
   readonly podGroups: readonly PodGroupObject[];
   /** scheduling.phalanx.dev Queue objects as listed (decoded and validated by the core). */
   readonly queues: readonly unknown[];
+  /**
+   * resource.k8s.io DeviceClasses. Without them (trace replays, older callers) requests of the
+   * whole-GPU class count as whole GPUs and no CEL selector is evaluated.
+   */
+  readonly deviceClasses?: readonly DeviceClassObject[];
 }
 
 export interface PlannerSettings {

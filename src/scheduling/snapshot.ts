@@ -16,7 +16,8 @@ import {
   type NodeBuild,
   type NodeState,
 } from './cluster.ts';
-import type { PodShape } from './node-view.ts';
+import { selectorDevice } from './devices.ts';
+import { type PodShape, usesDevices } from './node-view.ts';
 import type { ClusterObjects, NodeObject, PlannerSettings } from './round-types.ts';
 import { TopologyTree } from './topology.ts';
 import {
@@ -178,6 +179,7 @@ function devicesOf(slices: readonly ResourceSlice[]): DeviceTable {
       tainted: (d.taints ?? []).some((t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute'),
       counterIndex,
       counterAmount,
+      cel: selectorDevice(DRIVER, d),
     };
   });
   return { devices, counterTotal, counterGpu, gpuModels };
@@ -256,7 +258,12 @@ function indexClaimSpecs(objects: ClusterObjects): ClaimSpecs {
   const claims = new Map(
     objects.claims.map((c) => [`${c.metadata.namespace ?? ''}/${c.metadata.name ?? ''}`, c]),
   );
+  const classes =
+    objects.deviceClasses === undefined
+      ? undefined
+      : new Map(objects.deviceClasses.map((c) => [c.metadata.name ?? '', c]));
   return {
+    ...(classes === undefined ? {} : { deviceClass: (name: string) => classes.get(name) }),
     template: (ns, name) => templates.get(`${ns}/${name}`),
     claim: (ns, name) => {
       const c = claims.get(`${ns}/${name}`);
@@ -272,6 +279,10 @@ function indexClaimSpecs(objects: ClusterObjects): ClaimSpecs {
 /** GPUs for a reservation: the first GPUs on the node that can serve the shape. */
 function reserve(model: ClusterModel, node: NodeState, shape: PodShape, owner: string): boolean {
   if (!node.canHold(shape)) return false;
+  if (shape.devices !== undefined) {
+    model.allocate(node, shape, { gpus: [], milli: 0 }, owner);
+    return true;
+  }
   const gpus =
     shape.gpuCount > 0 && shape.gpuMilli > 0
       ? node.gpusFor(shape).slice(0, shape.gpuMilli < 1000 ? 1 : shape.gpuCount)
@@ -297,7 +308,7 @@ function holdBound(
     problems.push(`pod ${key}: bound to unknown node ${nodeName}`);
     return;
   }
-  const gpus = 'shape' in demand && demand.shape.gpuCount > 0;
+  const gpus = 'shape' in demand && usesDevices(demand.shape);
   if (gpus && reserve(model, node, demand.shape, `pod ${key}`)) return;
   model.hold(nodeName, `pod ${key}`, podRequests(pod));
 }

@@ -16,7 +16,10 @@ import {
   LABEL_X_K8S_POD_GROUP,
   SCHEDULING_GATE,
 } from '../api/scheduling/labels.ts';
+import { compileSelector } from './cel.ts';
+import type { ClaimDemand, MatchConstraint, RequestDemand } from './devices.ts';
 import type { PodShape } from './node-view.ts';
+import type { DeviceRequest } from './queues.ts';
 
 /** The parts of a v1.Pod the scheduler side reads. */
 export interface PodObject {
@@ -61,10 +64,26 @@ export interface ClaimSpecObject {
   devices?: {
     requests?: {
       name?: string;
-      exactly?: { deviceClassName?: string; allocationMode?: string; count?: number };
+      exactly?: {
+        deviceClassName?: string;
+        allocationMode?: string;
+        count?: number;
+        selectors?: SelectorObject[];
+      };
       firstAvailable?: unknown[];
     }[];
+    constraints?: { requests?: string[]; matchAttribute?: string }[];
   };
+}
+
+export interface SelectorObject {
+  cel?: { expression?: string };
+}
+
+/** A `resource.k8s.io` DeviceClass as far as demand goes. */
+export interface DeviceClassObject {
+  metadata: { name?: string };
+  spec?: { selectors?: SelectorObject[] };
 }
 
 /** Classes whose devices are whole GPUs of our driver, counted one GPU per device. */
@@ -166,27 +185,44 @@ export function podRequests(pod: PodObject): { cpuMilli: number; memoryBytes: nu
   };
 }
 
-/** Whole GPUs a claim spec asks for from our whole-GPU classes; undefined when it asks for none. */
-export function claimGpuCount(spec: ClaimSpecObject | undefined): number | { unsupported: string } {
-  let gpus = 0;
-  for (const r of spec?.devices?.requests ?? []) {
-    const cls = r.exactly?.deviceClassName;
-    if (cls === undefined || !WHOLE_GPU_CLASSES.has(cls)) continue;
-    if (r.exactly?.allocationMode === 'All') {
-      return { unsupported: `request ${r.name ?? ''} uses allocationMode All` };
-    }
-    gpus += r.exactly?.count ?? 1;
-  }
-  return gpus;
+/**
+ * Devices a claim spec asks for from our classes, per class and — when a selector pins the
+ * partition profile (`….profile == "1g.10gb"`) — per profile: what the claim counts against
+ * queue quotas. Without DeviceClass objects only the whole-GPU classes are known to be ours.
+ */
+export function claimDeviceRequests(
+  spec: ClaimSpecObject | undefined,
+  specs: ClaimSpecs,
+): DeviceRequest[] {
+  return ourRequests(spec, specs).map((o) => {
+    const count = o.request.exactly?.count ?? 1;
+    const expressions = [
+      ...(o.known?.spec?.selectors ?? []),
+      ...(o.request.exactly?.selectors ?? []),
+    ];
+    const profile = expressions
+      .map((x) => PROFILE_PIN.exec(x.cel?.expression ?? '')?.[1])
+      .find((v) => v !== undefined && v !== 'full');
+    return profile === undefined
+      ? { deviceClass: o.deviceClass, count }
+      : { deviceClass: o.deviceClass, profile, count };
+  });
 }
 
-/** Finds the spec behind each of a pod's claims (template or claim). */
+const PROFILE_PIN = /\.profile\s*==\s*["']([^"']+)["']/;
+
+/** Finds the spec behind each of a pod's claims (template or claim), and DeviceClasses. */
 export interface ClaimSpecs {
   template(namespace: string, name: string): ClaimSpecObject | undefined;
   claim(
     namespace: string,
     name: string,
   ): { spec?: ClaimSpecObject; allocated: boolean } | undefined;
+  /**
+   * The DeviceClass called `name`. Absent (trace replays, a cluster model without classes): the
+   * whole-GPU classes are counted as whole GPUs and nothing else is planned.
+   */
+  deviceClass?(name: string): DeviceClassObject | undefined;
 }
 
 export type PodDemand = { shape: PodShape } | { unsupported: string };
@@ -225,40 +261,159 @@ function pendingClaimSpec(
   return { spec };
 }
 
+/** The demand of one pending claim: whole GPUs on the fast path, or device requests. */
+type ClaimNeed = { gpus: number } | { claim: ClaimDemand } | { unsupported: string };
+
+type RequestObject = NonNullable<NonNullable<ClaimSpecObject['devices']>['requests']>[number];
+
+/** A request of a claim for one of our classes, with its DeviceClass when the cluster has it. */
+interface OurRequest {
+  readonly request: RequestObject;
+  readonly deviceClass: string;
+  readonly known: DeviceClassObject | undefined;
+  readonly plain: boolean;
+}
+
 /**
- * The pod's demand as a PodShape. GPUs from claims already allocated (shared claims another pod
- * holds, or this pod's own once the allocator wrote them) are not counted again: the ledger has
- * them as allocated devices.
+ * The claim's requests for devices of our driver: the whole-GPU classes, and classes whose
+ * selectors name the driver. Requests of other drivers' classes are not ours to plan.
  */
-export function podDemand(pod: PodObject, specs: ClaimSpecs): PodDemand {
-  let gpus = 0;
-  for (const rc of pod.spec?.resourceClaims ?? []) {
-    const pending = pendingClaimSpec(pod, rc, specs);
-    if ('unsupported' in pending) return pending;
-    const n = claimGpuCount(pending.spec);
-    if (typeof n !== 'number') return n;
-    gpus += n;
+function ourRequests(spec: ClaimSpecObject | undefined, specs: ClaimSpecs): OurRequest[] {
+  const out: OurRequest[] = [];
+  for (const request of spec?.devices?.requests ?? []) {
+    const cls = request.exactly?.deviceClassName;
+    if (cls === undefined) continue;
+    const known = specs.deviceClass?.(cls);
+    const whole = WHOLE_GPU_CLASSES.has(cls);
+    if (!whole && (known === undefined || !isOurClass(known))) continue;
+    const plain = whole && (request.exactly?.selectors ?? []).length === 0;
+    out.push({ request, deviceClass: cls, known, plain });
   }
-  const req = podRequests(pod);
+  return out;
+}
+
+/**
+ * One claim's demand. Whole-GPU requests without selectors or constraints stay whole-GPU counts
+ * (the ledger's O(1) path) unless `devices` asks otherwise; anything else — partition classes,
+ * CEL selectors, matchAttribute — becomes device requests the ledger picks devices for,
+ * evaluated with the DeviceClass's and the request's selectors.
+ */
+function claimNeed(
+  label: string,
+  spec: ClaimSpecObject | undefined,
+  specs: ClaimSpecs,
+  devices: boolean,
+): ClaimNeed {
+  const ours = ourRequests(spec, specs);
+  const all = ours.find((o) => o.request.exactly?.allocationMode === 'All');
+  if (all !== undefined) {
+    return { unsupported: `request ${all.request.name ?? ''} uses allocationMode All` };
+  }
+  const constraints = spec?.devices?.constraints ?? [];
+  const gpus = ours.reduce((n, o) => n + (o.request.exactly?.count ?? 1), 0);
+  const plain = constraints.length === 0 && ours.every((o) => o.plain);
+  if (ours.length === 0 || (plain && !devices)) return { gpus };
+  const missing = ours.find((o) => o.known === undefined);
+  if (missing !== undefined) {
+    // Without DeviceClass objects nothing but whole GPUs can be counted.
+    return devices
+      ? { unsupported: `${label}: DeviceClass ${missing.deviceClass} not found` }
+      : { gpus };
+  }
+  try {
+    const requests = ours.map((o) =>
+      requestDemand(`${label}/${o.request.name ?? ''}`, o.deviceClass, o, o.known),
+    );
+    const names = ours.map((o) => o.request.name ?? '');
+    return { claim: { claim: label, requests, constraints: matchConstraints(constraints, names) } };
+  } catch (error) {
+    return { unsupported: `${label}: ${error instanceof Error ? error.message : String(error)}` };
+  }
+}
+
+function matchConstraints(
+  constraints: NonNullable<NonNullable<ClaimSpecObject['devices']>['constraints']>,
+  names: readonly string[],
+): MatchConstraint[] {
+  return constraints
+    .filter((c) => c.matchAttribute !== undefined && c.matchAttribute !== '')
+    .map((c) => ({
+      attribute: c.matchAttribute ?? '',
+      requests: (c.requests ?? []).map((n) => names.indexOf(n)).filter((i) => i >= 0),
+    }));
+}
+
+/** Whether a DeviceClass selects devices of our driver (its selectors name it). */
+function isOurClass(cls: DeviceClassObject): boolean {
+  return (cls.spec?.selectors ?? []).some((s) => s.cel?.expression?.includes(OUR_DRIVER) === true);
+}
+
+const OUR_DRIVER = 'gpu.phalanx.dev';
+
+function requestDemand(
+  name: string,
+  deviceClass: string,
+  ours: OurRequest,
+  cls: DeviceClassObject | undefined,
+): RequestDemand {
+  const expressions = [...(cls?.spec?.selectors ?? []), ...(ours.request.exactly?.selectors ?? [])]
+    .map((s) => s.cel?.expression)
+    .filter((e): e is string => e !== undefined && e !== '');
   return {
-    shape: {
-      cpuMilli: req.cpuMilli,
-      memoryBytes: req.memoryBytes,
-      gpuCount: gpus,
-      gpuMilli: gpus > 0 ? 1000 : 0,
-      gpuModels: [],
-    },
+    name,
+    deviceClass,
+    count: ours.request.exactly?.count ?? 1,
+    selectors: expressions.map((e) => compileSelector(e)),
+    key: `${deviceClass}\u0000${expressions.join('\u0000')}`,
   };
 }
 
 /**
- * Whole GPUs the pod's claims ask for, allocated or not: what the pod counts against its queue's
+ * The pod's demand as a PodShape. GPUs from claims already allocated (shared claims another pod
+ * holds, or this pod's own once the allocator wrote them) are not counted again: the ledger has
+ * them as allocated devices. When any claim needs device requests, every claim of the pod is
+ * expressed as device requests (a shape is one or the other).
+ */
+export function podDemand(pod: PodObject, specs: ClaimSpecs): PodDemand {
+  const pending: { label: string; spec: ClaimSpecObject | undefined }[] = [];
+  for (const rc of pod.spec?.resourceClaims ?? []) {
+    const p = pendingClaimSpec(pod, rc, specs);
+    if ('unsupported' in p) return p;
+    pending.push({ label: `claim ${rc.name}`, spec: p.spec });
+  }
+  let needs = pending.map((p) => claimNeed(p.label, p.spec, specs, false));
+  const devicePath = needs.some((n) => 'claim' in n);
+  if (devicePath) needs = pending.map((p) => claimNeed(p.label, p.spec, specs, true));
+  let gpus = 0;
+  const claims: ClaimDemand[] = [];
+  for (const need of needs) {
+    if ('unsupported' in need) return need;
+    if ('claim' in need) claims.push(need.claim);
+    else gpus += need.gpus;
+  }
+  const req = podRequests(pod);
+  const shape: PodShape = {
+    cpuMilli: req.cpuMilli,
+    memoryBytes: req.memoryBytes,
+    gpuCount: gpus,
+    gpuMilli: gpus > 0 ? 1000 : 0,
+    gpuModels: [],
+  };
+  return { shape: devicePath ? { ...shape, devices: claims } : shape };
+}
+
+/**
+ * Devices the pod's claims ask for, allocated or not: what the pod counts against its queue's
  * quota. Unlike {@link podDemand}, an allocated claim still counts (its devices stay in use), and a
  * claim named by several pods counts once: `seen` holds the claims already counted.
  */
-export function podGpuRequest(pod: PodObject, specs: ClaimSpecs, seen: Set<string>): number {
+export function podDeviceRequests(
+  pod: PodObject,
+  specs: ClaimSpecs,
+  seen: Set<string>,
+): DeviceRequest[] {
   const namespace = pod.metadata.namespace ?? 'default';
-  let gpus = 0;
+  const out: DeviceRequest[] = [];
   for (const rc of pod.spec?.resourceClaims ?? []) {
     const generated = pod.status?.resourceClaimStatuses?.find((s) => s.name === rc.name);
     const claimName = rc.resourceClaimName ?? generated?.resourceClaimName;
@@ -270,10 +425,19 @@ export function podGpuRequest(pod: PodObject, specs: ClaimSpecs, seen: Set<strin
       rc.resourceClaimTemplateName === undefined
         ? undefined
         : specs.template(namespace, rc.resourceClaimTemplateName);
-    const n = claimGpuCount(fromClaim ?? fromTemplate);
-    if (typeof n === 'number') gpus += n;
+    out.push(...claimDeviceRequests(fromClaim ?? fromTemplate, specs));
   }
-  return gpus;
+  return out;
+}
+
+/** Whole GPUs among device requests (the whole-GPU classes). */
+export function wholeGpus(requests: readonly DeviceRequest[]): number {
+  return requests.reduce((n, r) => n + (WHOLE_GPU_CLASSES.has(r.deviceClass) ? r.count : 0), 0);
+}
+
+/** Whole GPUs the pod's claims ask for (see {@link podDeviceRequests}). */
+export function podGpuRequest(pod: PodObject, specs: ClaimSpecs, seen: Set<string>): number {
+  return wholeGpus(podDeviceRequests(pod, specs, seen));
 }
 
 /** What the planner writes on each member pod (annotation `phalanx.dev/plan`). */

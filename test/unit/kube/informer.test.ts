@@ -255,7 +255,8 @@ describe('ClusterInformers', () => {
     expect(ci.podGroup('ns', 'g')).toEqual({ apiVersion: 'scheduling.k8s.io/v1alpha2' });
     expect(ci.podGroup('ns', 'nope')).toBeUndefined();
     expect(changes).toBe(3);
-    expect(made.size).toBe(8);
+    expect(a.deviceClasses).toEqual([]);
+    expect(made.size).toBe(9);
     await ci.stop();
   });
 

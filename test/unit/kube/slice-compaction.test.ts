@@ -22,9 +22,9 @@ import {
 } from '../../../src/kube/informer.ts';
 import { KubeClient } from '../../../src/kube/rest.ts';
 import {
+  DROPPED_ATTRIBUTES,
   InternTable,
   SliceCompactor,
-  SNAPSHOT_ATTRIBUTES,
 } from '../../../src/kube/slice-compaction.ts';
 import { silentLogger } from '../../../src/observability/logger.ts';
 import type { ClusterObjects, NodeObject } from '../../../src/scheduling/round-types.ts';
@@ -177,10 +177,12 @@ describe('SliceCompactor keeps what the snapshot reads', () => {
     });
     expect(Object.keys(s.spec).sort()).toEqual(['devices', 'driver', 'pool']);
     for (const d of s.spec.devices ?? []) {
-      expect(Object.keys(d.attributes ?? {}).every((k) => SNAPSHOT_ATTRIBUTES.includes(k))).toBe(
-        true,
+      // Identity attributes go; what selectors read (product, profile, memory...) stays.
+      expect(Object.keys(d.attributes ?? {}).some((k) => DROPPED_ATTRIBUTES.includes(k))).toBe(
+        false,
       );
-      expect(d.capacity).toBeUndefined();
+      expect(d.attributes?.productName).toBeDefined();
+      expect(d.capacity?.memory?.value).toMatch(/^\d+Gi$/);
     }
     const tainted = full
       .filter((x) => x.spec.pool.name === 'node-c')
