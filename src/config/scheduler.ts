@@ -163,3 +163,18 @@ export function loadTopologyLevels(value: string): TopologyLevel[] | undefined {
   }
   return levels;
 }
+
+/**
+ * How `phalanx scheduler` is started (the chart's container command and env): its caches hold
+ * every Node and ResourceSlice of the cluster, and these keep the process's resident memory
+ * close to what it uses (5,000 nodes × 8 GPUs with partitions: see bench/scheduler-memory.ts).
+ * - `--max-semi-space-size=1`: a 1 MiB young generation instead of up to 16 MiB per semi-space;
+ *   the caches are long-lived, so a large nursery only holds garbage between collections.
+ * - `--optimize-for-size`: slower old-space growth and more eager release of pooled pages.
+ * - `MALLOC_ARENA_MAX=2`: glibc otherwise keeps one malloc arena per thread (libuv's pool,
+ *   V8's workers), each holding freed memory.
+ */
+export const SCHEDULER_RUNTIME = {
+  nodeFlags: ['--max-semi-space-size=1', '--optimize-for-size'],
+  env: { MALLOC_ARENA_MAX: '2' },
+} as const;

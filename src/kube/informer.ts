@@ -7,16 +7,15 @@
  * old (HTTP 410 Gone, or a watch ERROR event with code 410) it lists again; any other failure
  * reconnects with exponential backoff. `synced` settles after the first complete list.
  *
- * The watch stream is client-node's `Watch` (it applies the kubeconfig's credentials and parses
- * the event lines into plain objects). The list+watch loop is our own rather than client-node's
- * `ListWatch`, because that one stops for good on any error other than 410 or a timeout, and has
- * no synced signal or list pagination.
+ * The watch stream is {@link KubeClient.watch} (one JSON event per line, over the client's
+ * credentials). The list+watch loop is our own rather than client-node's `ListWatch`, because
+ * that one stops for good on any error other than 410 or a timeout, and has no synced signal or
+ * list pagination.
  *
  * {@link ClusterInformers} runs one informer per resource the planner and the extender read, and
  * builds the core's {@link ClusterObjects} from them once per change (memoised on the caches'
  * versions), so the extender's hot path never copies the world per call.
  */
-import { Watch } from '@kubernetes/client-node';
 import type { ResourceClaim, ResourceSlice } from '../api/resource/v1.ts';
 import type { Logger } from '../observability/logger.ts';
 import type {
@@ -113,11 +112,6 @@ function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-interface WatchFailure {
-  statusCode?: number;
-  name?: string;
-}
-
 export interface ApiListWatchOptions<T> {
   readonly namespace?: string;
   /** Objects per list page (default 500). */
@@ -171,63 +165,54 @@ export class ApiListWatch<T extends KubeObject> implements ListWatchSource<T> {
     }
   }
 
-  watch(
+  async watch(
     resourceVersion: string,
     onEvent: (type: string, object: unknown) => void,
     signal: AbortSignal,
   ): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      let controller: AbortController | undefined;
-      let settled = false;
-      const finish = (error?: Error): void => {
-        if (settled) return;
-        settled = true;
-        signal.removeEventListener('abort', onAbort);
-        controller?.abort();
-        if (error === undefined) resolve();
-        else reject(error);
-      };
-      const onAbort = (): void => finish();
-      signal.addEventListener('abort', onAbort, { once: true });
-      const onLine = (type: string, object: unknown): void => {
-        if (settled) return;
-        if (type === 'ERROR') {
-          finish(this.#statusError(object));
-          return;
-        }
-        onEvent(type, object);
-      };
-      const onDone = (err: unknown): void => finish(this.#doneError(err));
-      const query = {
-        resourceVersion,
-        allowWatchBookmarks: true,
-        timeoutSeconds: this.#watchSeconds(),
-      };
-      new Watch(this.#client.kubeConfig).watch(this.#path, query, onLine, onDone).then(
-        (c) => {
-          controller = c;
-          if (settled || signal.aborted) c.abort();
-        },
-        (err: unknown) => finish(new Error(`watch ${this.description}: ${errorText(err)}`)),
+    const seconds = this.#watchSeconds();
+    const query = {
+      resourceVersion,
+      allowWatchBookmarks: 'true',
+      timeoutSeconds: String(seconds),
+    };
+    // The watch ends at the first ERROR event: the abort stops the stream, the error is thrown.
+    const stop = new AbortController();
+    let failure: Error | undefined;
+    const onLine = (type: string, object: unknown): void => {
+      if (failure !== undefined) return;
+      if (type === 'ERROR') {
+        failure = this.#statusError(object);
+        stop.abort();
+        return;
+      }
+      onEvent(type, object);
+    };
+    // A quiet watch still gets a bookmark about once a minute; past that the connection is dead.
+    const idleMs = (seconds + 90) * 1000;
+    try {
+      await this.#client.watch(
+        this.#path,
+        query,
+        onLine,
+        AbortSignal.any([signal, stop.signal]),
+        idleMs,
       );
-    });
+    } catch (error) {
+      if (error instanceof KubeApiError && error.status === 410) {
+        throw new ResourceGoneError(`watch ${this.description}: 410 Gone`);
+      }
+      const status =
+        error instanceof KubeApiError && error.status > 0 ? ` (HTTP ${error.status})` : '';
+      throw new Error(`watch ${this.description}${status}: ${errorText(error)}`);
+    }
+    if (failure !== undefined) throw failure;
   }
 
   #statusError(object: unknown): Error {
     const status = (object ?? {}) as { code?: number; message?: string; reason?: string };
     const text = `watch ${this.description}: ${status.reason ?? 'Error'}: ${status.message ?? ''}`;
     return status.code === 410 ? new ResourceGoneError(text) : new Error(text);
-  }
-
-  #doneError(err: unknown): Error | undefined {
-    if (err === null || err === undefined) return undefined;
-    const failure = err as WatchFailure;
-    // client-node ends a quiet watch after 30 s without a byte; that is a normal end here.
-    if (failure.name === 'TimeoutError' || failure.name === 'AbortError') return undefined;
-    if (failure.statusCode === 410)
-      return new ResourceGoneError(`watch ${this.description}: 410 Gone`);
-    const status = failure.statusCode === undefined ? '' : ` (HTTP ${failure.statusCode})`;
-    return new Error(`watch ${this.description}${status}: ${errorText(err)}`);
   }
 }
 
