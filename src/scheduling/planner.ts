@@ -203,6 +203,22 @@ function event(
   return m.uid === undefined ? e : { ...e, uid: m.uid };
 }
 
+/**
+ * The same news once on the gang's PodGroup (native or scheduler-plugins), so `kubectl describe
+ * podgroup` tells the gang's story; gangs from labels have no object to carry it.
+ */
+function groupEvent(
+  gang: Gang,
+  type: CoreEvent['type'],
+  reason: string,
+  message: string,
+): CoreEvent[] {
+  if (gang.ref.source !== 'podgroup' && gang.ref.source !== 'x-k8s-podgroup') return [];
+  return [
+    { kind: 'PodGroup', namespace: gang.ref.namespace, name: gang.ref.name, type, reason, message },
+  ];
+}
+
 function podId(entry: PodEntry): { namespace: string; name: string; uid: string } {
   const m = entry.pod.metadata;
   return { namespace: m.namespace ?? '', name: m.name ?? '', uid: m.uid ?? '' };
@@ -210,14 +226,16 @@ function podId(entry: PodEntry): { namespace: string; name: string; uid: string 
 
 /** Sets the waiting reason on gated members where it changed. */
 function wait(state: RoundState, gang: Gang, phase: GangReport['phase'], reason: string): void {
+  const kind = phase === 'Incomplete' ? 'GangIncomplete' : 'GangWaiting';
+  let changed = false;
   for (const entry of gang.members) {
     if (!isGated(entry.pod)) continue;
     if (entry.pod.metadata.annotations?.[ANNOTATION_WAITING_REASON] === reason) continue;
     state.writes.push({ ...podId(entry), annotations: { [ANNOTATION_WAITING_REASON]: reason } });
-    state.events.push(
-      event(entry, 'Normal', phase === 'Incomplete' ? 'GangIncomplete' : 'GangWaiting', reason),
-    );
+    state.events.push(event(entry, 'Normal', kind, reason));
+    changed = true;
   }
+  if (changed) state.events.push(...groupEvent(gang, 'Normal', kind, reason));
   state.reports.push(report(gang, phase, { reason }));
 }
 
@@ -270,6 +288,16 @@ function commit(state: RoundState, gang: Gang, plan: GangPlan, members: readonly
       ),
     );
   }
+  const note = plan.note === undefined ? '' : ` (${plan.note})`;
+  const nodes = new Set(plan.placements.map((p) => p.node.name)).size;
+  state.events.push(
+    ...groupEvent(
+      gang,
+      'Normal',
+      'GangPlanned',
+      `all ${members.length} pods planned in ${plan.level} ${domain} on ${nodes} node${nodes === 1 ? '' : 's'}${note}`,
+    ),
+  );
   state.reports.push(report(gang, 'Planned', { level: plan.level, domain }));
 }
 
@@ -392,10 +420,13 @@ function admitRunning(state: RoundState, gang: Gang, admitted: readonly PodEntry
 /** Preempts whole victim gangs so a queue gets back the quota it lent. */
 function reclaim(state: RoundState, victims: readonly RunningGang[], reason: string): void {
   for (const v of victims) {
-    for (const m of state.gangsById.get(v.id)?.members ?? []) {
+    const gang = state.gangsById.get(v.id);
+    for (const m of gang?.members ?? []) {
       state.deletions.push({ ...podId(m), reason });
       state.events.push(event(m, 'Warning', 'GangPreempted', reason));
     }
+    if (gang !== undefined)
+      state.events.push(...groupEvent(gang, 'Warning', 'GangPreempted', reason));
   }
 }
 

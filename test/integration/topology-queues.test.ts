@@ -102,6 +102,8 @@ const reasonOf = (p: Pod): string | undefined =>
 interface GangOptions {
   readonly annotations?: Record<string, string>;
   readonly queue?: string;
+  /** ResourceClaimTemplate of each pod (default four-gpus). */
+  readonly template?: string;
 }
 
 function gangPod(gang: string, i: number, size: number, o: GangOptions): object {
@@ -124,7 +126,7 @@ function gangPod(gang: string, i: number, size: number, o: GangOptions): object 
       automountServiceAccountToken: false,
       nodeSelector: { [POOL_LABEL]: POOL },
       tolerations: API_ONLY_NODE_TOLERATIONS,
-      resourceClaims: [{ name: 'gpus', resourceClaimTemplateName: 'four-gpus' }],
+      resourceClaims: [{ name: 'gpus', resourceClaimTemplateName: o.template ?? 'four-gpus' }],
       containers: [
         {
           name: 'worker',
@@ -332,6 +334,32 @@ function setUpNamespace(): void {
           spec: {
             devices: {
               requests: [{ name: 'gpus', exactly: { deviceClassName: GPU_CLASS, count: 4 } }],
+            },
+          },
+        },
+      },
+      {
+        apiVersion: 'resource.k8s.io/v1',
+        kind: 'ResourceClaimTemplate',
+        metadata: { name: 'small-partition', namespace: NS },
+        spec: {
+          spec: {
+            devices: {
+              requests: [
+                {
+                  name: 'gpus',
+                  exactly: {
+                    deviceClassName: `partition.${GPU_CLASS}`,
+                    selectors: [
+                      {
+                        cel: {
+                          expression: `device.attributes["${GPU_CLASS}"].profile == "1g.10gb"`,
+                        },
+                      },
+                    ],
+                  },
+                },
+              ],
             },
           },
         },
@@ -578,6 +606,42 @@ describe.runIf(runnable)('topology and queues through phalanx scheduler on a rea
       process.stdout.write(
         `queues (c): ${QUEUES.lend} ${JSON.stringify(usageOf(lend))} fairShare ${lend.fairShare}; ${QUEUES.borrow} ${condition(borrow, 'Borrowing')?.message}\n`,
       );
+    });
+  });
+
+  describe('device requests', () => {
+    beforeAll(async () => {
+      await deletePods(LABEL_GANG);
+      deleteQueues();
+      await waitFor(
+        "the queue gangs' GPUs released",
+        async () => (await allocatedByPool()).size === 0,
+        60_000,
+        250,
+      );
+    });
+
+    it('plans a gang of MIG-like partitions (class + CEL selector) onto one node, and the allocator agrees', async () => {
+      // 10 pods × one 1g.10gb partition: the ledger counts partitions through the GPUs' shared
+      // counters; best fit packs them on one node (56 such partitions fit on an 8-GPU node).
+      createGang('parts', 10, { template: 'small-partition' });
+      const m = await waitBound('parts', 10);
+      expect(new Set(m.map((p) => p.spec.nodeName)).size).toBe(1);
+      expect(m.map((p) => planOfPod(p)?.level)).toEqual(Array(10).fill('node'));
+      const list = await c.kube.request<{ items: ResourceClaim[] }>(
+        'GET',
+        `/apis/resource.k8s.io/v1/namespaces/${NS}/resourceclaims`,
+      );
+      const devices = list.items.flatMap((claim) =>
+        (claim.status?.allocation?.devices?.results ?? []).map((r) => `${r.pool}/${r.device}`),
+      );
+      expect(devices).toHaveLength(10);
+      expect(new Set(devices).size).toBe(10);
+      expect(
+        devices.every((d) => d.startsWith(`${m[0]?.spec.nodeName}/`) && d.includes('1g-10gb')),
+      ).toBe(true);
+      expect(sampler.bad).toEqual([]);
+      process.stdout.write(`devices: parts on ${m[0]?.spec.nodeName}: ${devices.join(', ')}\n`);
     });
   });
 });

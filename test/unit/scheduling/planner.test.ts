@@ -339,3 +339,50 @@ describe('extender decisions', () => {
     expect([...out.keys()]).toEqual(['n2']);
   });
 });
+
+describe('PodGroup events', () => {
+  /** A member of the scheduler-plugins PodGroup `g` (label + minMember on the group). */
+  function member(i: number): PodObject {
+    const p = gangPod('g', i, 4);
+    const labels = { 'scheduling.x-k8s.io/pod-group': 'train' };
+    return { ...p, metadata: { ...p.metadata, labels } };
+  }
+  const group = {
+    apiVersion: 'scheduling.x-k8s.io/v1alpha1',
+    kind: 'PodGroup',
+    metadata: { name: 'train', namespace: 'ml', uid: 'pg-uid' },
+    spec: { minMember: 4 },
+  };
+  const withGroup = (pods: PodObject[]): ClusterObjects => ({
+    ...objects([['n1', 'r1']], pods),
+    podGroups: [group],
+  });
+  const groupEvents = (r: RoundResult) => r.events.filter((e) => e.kind === 'PodGroup');
+
+  it('tells the PodGroup once per change: quorum missing, then planned', () => {
+    const three = [0, 1, 2].map(member);
+    const r1 = planRound(withGroup(three), settings);
+    expect(groupEvents(r1)).toEqual([
+      expect.objectContaining({
+        kind: 'PodGroup',
+        namespace: 'ml',
+        name: 'train',
+        reason: 'GangIncomplete',
+        message: 'gang ml/train: 3/4 pods present; waiting for 1',
+      }),
+    ]);
+    // The same reason next round: no new event.
+    expect(groupEvents(planRound(withGroup(apply(three, r1, false)), settings))).toEqual([]);
+    const four = [...apply(three, r1, false), member(3)];
+    const r2 = planRound(withGroup(four), settings);
+    expect(groupEvents(r2)).toEqual([
+      expect.objectContaining({
+        reason: 'GangPlanned',
+        message: 'all 4 pods planned in node n1 on 1 node',
+      }),
+    ]);
+    // Pod events stay per pod; labelled gangs (no PodGroup object) get none on a group.
+    expect(r2.events.filter((e) => e.kind === 'Pod' && e.reason === 'GangPlanned')).toHaveLength(4);
+    expect(groupEvents(planRound(objects([['n1', 'r1']], gang('lbl', 2)), settings))).toEqual([]);
+  });
+});
