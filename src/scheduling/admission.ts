@@ -154,15 +154,35 @@ function precheck(
   const check = ctx.book.check(c.queue, c.demand);
   if (check.ok) return undefined;
   const running = (ctx.running ?? []).filter((g) => !reclaimed.has(g.id));
-  const victims = ctx.book.reclaimCandidates(c.queue, c.demand, running, c.priority);
-  if (victims === undefined || victims.length === 0) return waiting(check.reason);
+  const lent = ctx.book.reclaimCandidates(c.queue, c.demand, running, c.priority);
+  if (lent !== undefined && lent.length > 0) {
+    return preempting(c, lent, reclaimed, `queue ${c.queue} reclaims quota it lent`);
+  }
+  const own = ctx.book.withinQueueCandidates(c.queue, c.demand, running, c.priority);
+  if (own !== undefined && own.length > 0) {
+    return preempting(
+      c,
+      own,
+      reclaimed,
+      `priority ${c.priority} outranks running gangs of queue ${c.queue}`,
+    );
+  }
+  return waiting(check.reason);
+}
+
+function preempting(
+  c: GangCandidate,
+  victims: readonly RunningGang[],
+  reclaimed: Set<string>,
+  why: string,
+): Admission {
   for (const v of victims) reclaimed.add(v.id);
   const names = victims.map((v) => `${v.id} (queue ${v.queue})`).join(', ');
   return {
     kind: 'reclaim',
     gang: c,
     victims,
-    reason: `gang ${c.id}: queue ${c.queue} reclaims quota it lent; preempting whole gang${victims.length === 1 ? '' : 's'} ${names}`,
+    reason: `gang ${c.id}: ${why}; preempting whole gang${victims.length === 1 ? '' : 's'} ${names}`,
   };
 }
 

@@ -20,6 +20,7 @@ import type {
   Queue,
   QueueResourceUsage,
   ReclaimWithinCohortPolicy,
+  WithinQueuePolicy,
 } from '../api/scheduling/v1alpha1/queue.ts';
 
 /** Device counts keyed by quota resource. */
@@ -121,6 +122,7 @@ interface QueueEntry {
   readonly priority: number;
   readonly weight: number;
   readonly reclaim: ReclaimWithinCohortPolicy;
+  readonly withinQueue: WithinQueuePolicy;
   readonly quotaOrder: readonly string[];
   readonly limits: ReadonlyMap<string, Limits>;
 }
@@ -150,6 +152,7 @@ function entryOf(queue: Queue): QueueEntry {
     priority: queue.spec.priority,
     weight: queue.spec.weight,
     reclaim: queue.spec.preemption.reclaimWithinCohort,
+    withinQueue: queue.spec.preemption.withinQueue,
     quotaOrder: queue.spec.quotas.map((q) => q.resource),
     limits,
   };
@@ -473,7 +476,39 @@ export class QueueBook {
       .sort(
         (a, b) => a.priority - b.priority || b.startedAt - a.startedAt || compareIds(a.id, b.id),
       );
-    const victims = this.#pickVictims(entry, demand, candidates, table);
+    const victims = this.#pickVictims(entry, demand, candidates, table, (g) =>
+      this.#helps(g, demand, table),
+    );
+    return victims === undefined ? undefined : this.#prune(entry, demand, victims, table);
+  }
+
+  /**
+   * The gangs of `queue` itself to preempt so that a gang of higher `priority` can run `demand`
+   * (policy `withinQueue: LowerPriority`): strictly lower priority first, then newest first,
+   * pruned so that none can be spared. [] when the demand fits already; undefined when the policy
+   * is Never or preempting every lower-priority gang would not make room.
+   */
+  withinQueueCandidates(
+    queue: string,
+    demand: ResourceVector,
+    running: readonly RunningGang[],
+    priority: number,
+  ): RunningGang[] | undefined {
+    checkDemand(demand);
+    const entry = this.#queues.get(queue);
+    if (entry === undefined || entry.withinQueue === 'Never') return undefined;
+    const table = copyTable(this.#usage);
+    if (this.#checkWith(entry, demand, table).ok) return [];
+    const candidates = running
+      .filter(
+        (g) => g.queue === queue && g.priority < priority && this.#gangs.get(g.id)?.queue === queue,
+      )
+      .sort(
+        (a, b) => a.priority - b.priority || b.startedAt - a.startedAt || compareIds(a.id, b.id),
+      );
+    const holds = (gang: RunningGang): boolean =>
+      [...demand].some(([r, n]) => n > 0 && (this.#demandOf(gang).get(r) ?? 0) > 0);
+    const victims = this.#pickVictims(entry, demand, candidates, table, holds);
     return victims === undefined ? undefined : this.#prune(entry, demand, victims, table);
   }
 
@@ -513,11 +548,12 @@ export class QueueBook {
     demand: ResourceVector,
     candidates: readonly RunningGang[],
     table: UsageTable,
+    helps: (gang: RunningGang) => boolean,
   ): RunningGang[] | undefined {
     const victims: RunningGang[] = [];
     for (const gang of candidates) {
       if (this.#checkWith(entry, demand, table).ok) return victims;
-      if (!this.#helps(gang, demand, table)) continue;
+      if (!helps(gang)) continue;
       addInto(table, gang.queue, this.#demandOf(gang), -1);
       victims.push(gang);
     }

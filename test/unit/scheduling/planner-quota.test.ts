@@ -192,3 +192,57 @@ describe('podGpuRequest', () => {
     expect(podGpuRequest(sharing(1), specs, seen)).toBe(0);
   });
 });
+
+describe('preemption within a queue', () => {
+  const urgent = (i: number): PodObject => {
+    const p = pod('urgent', i, 2, 'solo');
+    return { ...p, spec: { ...p.spec, priority: 1000 } };
+  };
+
+  it('preempts a running lower-priority gang of the same queue whole for a higher-priority gang', () => {
+    const low = [0, 1].map((i) => running(pod('low', i, 2, 'solo'), 'n1', 4 * i));
+    const result = planRound(
+      cluster(
+        [...low.map((r) => r.pod), urgent(0), urgent(1)],
+        low.map((r) => r.claim),
+        [queue('solo', 8)],
+      ),
+      { now: NOW },
+    );
+    expect(result.deletions.map((d) => d.name).sort()).toEqual(['low-0', 'low-1']);
+    expect(result.deletions[0]?.reason).toBe(
+      'gang ml/urgent: priority 1000 outranks running gangs of queue solo; preempting whole gang ml/low (queue solo)',
+    );
+    expect(result.events.filter((e) => e.reason === 'GangPreempted')).toHaveLength(2);
+  });
+
+  it('never preempts for an equal priority, nor when the queue says withinQueue: Never', () => {
+    const low = [0, 1].map((i) => running(pod('low', i, 2, 'solo'), 'n1', 4 * i));
+    const peers = [0, 1].map((i) => pod('peer', i, 2, 'solo'));
+    const equal = planRound(
+      cluster(
+        [...low.map((r) => r.pod), ...peers],
+        low.map((r) => r.claim),
+        [queue('solo', 8)],
+      ),
+      { now: NOW },
+    );
+    expect(equal.deletions).toEqual([]);
+    const never = {
+      ...queue('solo', 8),
+      spec: { ...queue('solo', 8).spec, preemption: { withinQueue: 'Never' } },
+    };
+    const r = planRound(
+      cluster(
+        [...low.map((x) => x.pod), urgent(0), urgent(1)],
+        low.map((x) => x.claim),
+        [never],
+      ),
+      { now: NOW },
+    );
+    expect(r.deletions).toEqual([]);
+    expect(r.gangs.find((g) => g.key === 'ml/urgent')?.reason).toMatch(
+      /^queue solo: gpu.phalanx.dev quota 8, in use 8/,
+    );
+  });
+});
