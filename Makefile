@@ -60,7 +60,7 @@ format: deps
 chromium:
 	@bash hack/install-chromium.sh >/dev/null
 
-test: check kube-bins chromium
+test: check kube-bins chromium helm
 	$(NPM) run --silent test
 
 test-unit: deps

@@ -177,6 +177,20 @@ export function loadClusterState(
   return JSON.parse(readFileSync(file, 'utf8')) as ClusterState;
 }
 
+export interface LocalClusterOptions {
+  readonly stateDir?: string;
+  readonly binDir?: string;
+  /** Configure kube-scheduler with the Phalanx extender entry (default true). */
+  readonly extender?: boolean;
+  /**
+   * Start the cluster's own kube-scheduler (default true). Benchmarks that run schedulers of
+   * their own ({@link LocalCluster.startKubeScheduler}) switch it off.
+   */
+  readonly scheduler?: boolean;
+  /** Extra kube-controller-manager flags, e.g. a higher `--kube-api-qps` (default none). */
+  readonly controllerManagerArgs?: readonly string[];
+}
+
 export class LocalCluster {
   readonly stateDir: string;
   readonly supervisor: Supervisor;
@@ -186,13 +200,19 @@ export class LocalCluster {
   readonly featureGates: string;
   /** Configure kube-scheduler with the Phalanx extender entry (default true). */
   readonly withExtender: boolean;
+  /** Start the cluster's own kube-scheduler in `up` (default true). */
+  readonly withScheduler: boolean;
+  /** Extra kube-controller-manager flags, after the harness's own (default none). */
+  readonly controllerManagerArgs: readonly string[];
   #pki: Pki | undefined;
   #server = '';
   #extender: ExtenderEndpoint | undefined;
 
-  constructor(options: { stateDir?: string; binDir?: string; extender?: boolean } = {}) {
+  constructor(options: LocalClusterOptions = {}) {
     this.stateDir = options.stateDir ?? DEFAULT_STATE_DIR;
     this.withExtender = options.extender ?? true;
+    this.withScheduler = options.scheduler ?? true;
+    this.controllerManagerArgs = options.controllerManagerArgs ?? [];
     this.binDir = options.binDir ?? kubeBinDir();
     this.version = binaryVersion(this.binDir);
     this.minor = Number(this.version.split('.')[1]);
@@ -271,7 +291,7 @@ export class LocalCluster {
       );
     }
     await this.#startControllerManager();
-    await this.#startScheduler();
+    if (this.withScheduler) await this.#startScheduler();
     // Everything but the DaemonSet: here the plugins run as host processes next to each kubelet.
     for (const manifest of CLUSTER_MANIFESTS) {
       this.kubectl([
@@ -390,6 +410,7 @@ export class LocalCluster {
         `--cluster-signing-key-file=${this.pki.caKey}`,
         '--service-cluster-ip-range=10.0.0.0/24',
         ...this.gateArgs(),
+        ...this.controllerManagerArgs,
       ],
     });
     await this.supervisor.waitWhileAlive(
@@ -401,9 +422,49 @@ export class LocalCluster {
     );
   }
 
-  async #startScheduler(): Promise<void> {
+  /** The kubeconfig kube-scheduler processes use (identity system:kube-scheduler), after `up`. */
+  get schedulerKubeconfig(): string {
+    return join(this.stateDir, 'scheduler.kubeconfig');
+  }
+
+  /**
+   * Starts another kube-scheduler process, recorded as `name`, with `config` (a whole
+   * KubeSchedulerConfiguration in YAML; its `clientConnection.kubeconfig` is usually
+   * {@link schedulerKubeconfig}), and waits for its /healthz. For benchmarks that run several
+   * schedulers, each with its own schedulerName, side by side.
+   */
+  async startKubeScheduler(name: string, config: string): Promise<void> {
+    const file = join(this.stateDir, `${name}-config.yaml`);
+    writeFileSync(file, config);
+    await this.#launchScheduler(name, file);
+  }
+
+  async #launchScheduler(name: string, config: string): Promise<void> {
     const port = await freePort();
-    const kubeconfig = join(this.stateDir, 'scheduler.kubeconfig');
+    const kubeconfig = this.schedulerKubeconfig;
+    this.supervisor.start({
+      name,
+      command: this.bin('kube-scheduler'),
+      args: [
+        `--config=${config}`,
+        `--authentication-kubeconfig=${kubeconfig}`,
+        `--authorization-kubeconfig=${kubeconfig}`,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${port}`,
+        ...this.gateArgs(),
+      ],
+    });
+    await this.supervisor.waitWhileAlive(
+      name,
+      `${name} /healthz`,
+      () => this.#insecureHealthy(port),
+      60_000,
+      500,
+    );
+  }
+
+  async #startScheduler(): Promise<void> {
+    const kubeconfig = this.schedulerKubeconfig;
     const config = join(this.stateDir, 'scheduler-config.yaml');
     if (this.withExtender) {
       const extenderPort = await freePort();
@@ -429,25 +490,7 @@ export class LocalCluster {
         '',
       ].join('\n'),
     );
-    this.supervisor.start({
-      name: 'kube-scheduler',
-      command: this.bin('kube-scheduler'),
-      args: [
-        `--config=${config}`,
-        `--authentication-kubeconfig=${kubeconfig}`,
-        `--authorization-kubeconfig=${kubeconfig}`,
-        '--bind-address=127.0.0.1',
-        `--secure-port=${port}`,
-        ...this.gateArgs(),
-      ],
-    });
-    await this.supervisor.waitWhileAlive(
-      'kube-scheduler',
-      'kube-scheduler /healthz',
-      () => this.#insecureHealthy(port),
-      60_000,
-      500,
-    );
+    await this.#launchScheduler('kube-scheduler', config);
   }
 
   #insecureHealthy(port: number): Promise<boolean> {
