@@ -14,6 +14,8 @@
  *   --demand X       requested GPUs as a multiple of the cluster's (default 1.3)
  *   --policy NAME    phalanx's placement policy (default: the live planner's)
  *   --out FILE       also write every run's metrics and the figures as JSON
+ *   --result-dir DIR also record the run as a result file with the benchmark envelope (machine,
+ *                    versions, input sha256, seeds) in DIR (e.g. bench/results) and its index
  *
  * Exit status 1 when a figure does not hold on the mean over seeds (per-seed misses are shown).
  * Every line of output says "synthetic gang overlay" next to the trace name.
@@ -32,8 +34,17 @@ import {
   OVERLAY_LABEL,
   type OverlayStats,
 } from '../src/simulator/overlay.ts';
+import { machineInfo } from './lib/machine.ts';
+import { recordRun } from './lib/record-run.ts';
 import { formatTable } from './lib/table.ts';
-import { dataDir, meanSd, NODE_FILE, POD_FILES, parseSeeds } from './openb-validate.ts';
+import {
+  cellsByHeader,
+  dataDir,
+  meanSd,
+  NODE_FILE,
+  POD_FILES,
+  parseSeeds,
+} from './openb-validate.ts';
 
 const TRACE = 'openb_pod_list_default';
 
@@ -117,7 +128,7 @@ function meanChecks(results: readonly SeedResult[]): { lines: string[]; pass: bo
 }
 
 function usageText(): string {
-  return 'usage: node bench/gang-overlay.ts [--data DIR] [--seeds 42-44] [--load 1] [--demand 1.3] [--policy best-fit] [--out FILE]\n';
+  return 'usage: node bench/gang-overlay.ts [--data DIR] [--seeds 42-44] [--load 1] [--demand 1.3] [--policy best-fit] [--out FILE] [--result-dir DIR]\n';
 }
 
 function numberFlag(name: string, text: string | undefined, fallback: number): number {
@@ -139,6 +150,7 @@ async function main(argv: readonly string[]): Promise<number> {
       demand: { type: 'string' },
       policy: { type: 'string', default: DEFAULT_LIVE_POLICY },
       out: { type: 'string' },
+      'result-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -159,6 +171,8 @@ async function main(argv: readonly string[]): Promise<number> {
   const nodes = readNodeCsv(nodesPath);
   const pods = readPodCsv(podsPath);
   const seeds = parseSeeds(values.seeds);
+  const startedAt = new Date();
+  const machineAtStart = machineInfo();
   process.stdout.write(
     `${TRACE} (${OVERLAY_LABEL}): ${pods.rows.length} trace pods (sha256 ${pods.sha256.slice(0, 12)}…), ${nodes.rows.length} nodes; load ${load}, demand ${demand}; seeds ${seeds[0]}–${seeds.at(-1)}; phalanx placement ${values.policy}\n`,
   );
@@ -193,6 +207,33 @@ async function main(argv: readonly string[]): Promise<number> {
       `${JSON.stringify({ trace: `${TRACE} (${OVERLAY_LABEL})`, load, demand, policy: values.policy, results }, null, 2)}\n`,
     );
     process.stderr.write(`wrote ${file}\n`);
+  }
+  const resultDir = values['result-dir'];
+  if (resultDir !== undefined) {
+    const path = recordRun({
+      benchmark: 'gang-overlay',
+      dir: resultDir,
+      startedAt,
+      machineAtStart,
+      description: `${TRACE} turned into gangs by the ${OVERLAY_LABEL}; phalanx against fifo-first-fit per seed`,
+      parameters: {
+        trace: TRACE,
+        podsSha256: pods.sha256,
+        load,
+        demand,
+        policy: values.policy,
+        seeds,
+      },
+      seed: seeds[0] ?? null,
+      notes: [`Every figure is on the ${OVERLAY_LABEL} of the trace.`],
+      body: {
+        seeds: results.map((r) => cellsByHeader(COLUMNS, seedRow(r))),
+        checks: mean.lines,
+        pass: mean.pass,
+      },
+      headline: `${TRACE} (${OVERLAY_LABEL}), seeds ${seeds[0]}–${seeds.at(-1)}: ${mean.pass ? 'all figures PASS' : 'a figure MISSES'}`,
+    });
+    process.stdout.write(`recorded ${path}\n`);
   }
   return mean.pass ? 0 : 1;
 }

@@ -14,6 +14,8 @@
  *                     published mean and, where that policy's fragmentation at 90% arrived demand is
  *                     published, its own mean fragmentation there is below it
  *   --phalanx-only    replay phalanx alone (no baselines)
+ *   --result-dir DIR  also record the run as a result file with the benchmark envelope (machine,
+ *                     versions, input sha256, seeds) in DIR (e.g. bench/results) and its index
  *
  * Exit status 1 when any policy fails. Published numbers: the openb trace README beside the data
  * and the artifact's expected results (docs/simulator-method.md).
@@ -26,6 +28,8 @@ import type { PolicyName } from '../src/scheduling/policies/index.ts';
 import { PUBLISHED_OPENB, type PublishedOpenb } from '../src/simulator/html/published.ts';
 import { pointAt } from '../src/simulator/metrics.ts';
 import { loadTrace, type SimulationRun, simulate } from '../src/simulator/run.ts';
+import { machineInfo } from './lib/machine.ts';
+import { recordRun } from './lib/record-run.ts';
 import { formatTable } from './lib/table.ts';
 
 export const PROJECT_ROOT = resolve(import.meta.dirname, '..');
@@ -198,7 +202,7 @@ const HEADERS = [
 ].map((header, i) => ({ header, align: i === 0 ? ('left' as const) : ('right' as const) }));
 
 function usageText(): string {
-  return `usage: node bench/openb-validate.ts [--data DIR] [--trace default|multigpu50] [--all] [--seeds 42-51] [--phalanx | --phalanx-only]\n`;
+  return `usage: node bench/openb-validate.ts [--data DIR] [--trace default|multigpu50] [--all] [--seeds 42-51] [--phalanx | --phalanx-only] [--result-dir DIR]\n`;
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -212,6 +216,7 @@ async function main(argv: readonly string[]): Promise<number> {
       seeds: { type: 'string', default: '42-51' },
       phalanx: { type: 'boolean', default: false },
       'phalanx-only': { type: 'boolean', default: false },
+      'result-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -232,6 +237,8 @@ async function main(argv: readonly string[]): Promise<number> {
     );
   }
   const seeds = parseSeeds(values.seeds);
+  const startedAt = new Date();
+  const machineAtStart = machineInfo();
   const phalanxOnly = values['phalanx-only'] === true;
   const policies = phalanxOnly ? [] : values.all === true ? ALL_POLICIES : DEFAULT_POLICIES;
   const data = loadTrace(nodesPath, podsPath);
@@ -239,12 +246,14 @@ async function main(argv: readonly string[]): Promise<number> {
     `openb ${trace}: ${data.pods.rows.length} pods (sha256 ${data.pods.sha256.slice(0, 12)}…), ${data.nodes.rows.length} nodes; ratio ${RATIO}; seeds ${seeds[0]}–${seeds.at(-1)}\n`,
   );
   const rows: string[][] = [];
+  const recorded: Record<string, string>[] = [];
   let allPass = true;
   for (const policy of policies) {
     const runs = seeds.map((seed) => simulate(data, { policy, seed, ratio: RATIO }));
     const row = policyRow(policy, runs, PUBLISHED[trace][policy]);
     process.stderr.write(`${policy}: ${runs.length} replays done\n`);
     rows.push(row.cells);
+    recorded.push(cellsByHeader(HEADERS, row.cells));
     allPass &&= row.pass;
   }
   if (rows.length > 0) {
@@ -258,12 +267,49 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`phalanx: ${runs.length} replays done\n`);
     const row = phalanxRow(runs, trace);
     process.stdout.write(`${formatTable(PHALANX_HEADERS, [row.cells])}\n`);
+    recorded.push(cellsByHeader(PHALANX_HEADERS, row.cells));
     process.stdout.write(
       `phalanx PASS: mean allocation at 130% above the best published mean and, where published, mean fragmentation at 90% below that policy's.\n`,
     );
     allPass &&= row.pass;
   }
+  const resultDir = values['result-dir'];
+  if (resultDir !== undefined) {
+    const path = recordRun({
+      benchmark: 'openb-validate',
+      dir: resultDir,
+      startedAt,
+      machineAtStart,
+      description: `openb ${trace} replay at ${RATIO * 100}% arrived GPU demand, mean over seeds, against the published FGD-paper numbers`,
+      parameters: {
+        trace: POD_FILES[trace],
+        podsSha256: data.pods.sha256,
+        nodes: NODE_FILE,
+        ratio: RATIO,
+        seeds,
+        policies,
+        phalanx: phalanxOnly || values.phalanx === true,
+        tolerancePoints: TOLERANCE_POINTS,
+      },
+      seed: seeds[0] ?? null,
+      notes: [
+        'Placement quality, not speed; replay s is wall time per replay on this machine.',
+        `PASS: within ±${TOLERANCE_POINTS} point of the published mean at 130%; phalanx PASS: above the best published mean (and below its fragmentation at 90% where published).`,
+      ],
+      body: { rows: recorded, pass: allPass },
+      headline: `${trace}, seeds ${seeds[0]}–${seeds.at(-1)}: ${recorded.map((r) => `${r.policy} ${r['ours @130']} (${r.result})`).join('; ')}`,
+    });
+    process.stdout.write(`recorded ${path}\n`);
+  }
   return allPass ? 0 : 1;
+}
+
+/** A table row as an object keyed by the column headers (what the result file records). */
+export function cellsByHeader(
+  headers: readonly { readonly header: string }[],
+  cells: readonly string[],
+): Record<string, string> {
+  return Object.fromEntries(headers.map((h, i) => [h.header, cells[i] ?? '']));
 }
 
 if (import.meta.main) {

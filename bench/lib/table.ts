@@ -47,3 +47,16 @@ export function formatRate(perSecond: number): string {
   if (!Number.isFinite(perSecond)) return '-';
   return Math.round(perSecond).toLocaleString('en-US');
 }
+
+/** The same table as GitHub Markdown: a header row, an alignment row, one row per line. */
+export function markdownTable(
+  columns: readonly Column[],
+  rows: readonly (readonly string[])[],
+): string {
+  const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
+  return [
+    line(columns.map((c) => c.header)),
+    line(columns.map((c) => (c.align === 'right' ? '---:' : '---'))),
+    ...rows.map((r) => line(columns.map((_, i) => r[i] ?? ''))),
+  ].join('\n');
+}
