@@ -96,6 +96,9 @@ export interface NodeTaint {
   readonly effect: string;
 }
 
+/** Device name → index, per device table (shared by the nodes of one GPU profile). */
+const deviceIndexes = new WeakMap<readonly ModelDevice[], Map<string, number>>();
+
 /** A node with its ledger state. Implements the NodeView policies read. */
 export class NodeState implements NodeView {
   readonly name: string;
@@ -214,7 +217,12 @@ export class NodeState implements NodeView {
 
   /** Index of the device called `name`, -1 when the node has none. */
   deviceIndex(name: string): number {
-    return this.devices.findIndex((d) => d.name === name);
+    let index = deviceIndexes.get(this.devices);
+    if (index === undefined) {
+      index = new Map(this.devices.map((d, i) => [d.name, i]));
+      deviceIndexes.set(this.devices, index);
+    }
+    return index.get(name) ?? -1;
   }
 
   canHold(shape: PodShape): boolean {
