@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEMO_FLAGS } from './demo.ts';
 import { markdownTable } from './flags.ts';
+import { METRICS_DOC, metricsReference } from './metrics-reference.ts';
 import { PLUGIN_FLAGS } from './plugin.ts';
 import { SCHEDULER_FLAGS } from './scheduler.ts';
 import { SIMULATE_FLAGS } from './simulate.ts';
@@ -48,4 +49,6 @@ export function configurationReference(): string {
 if (import.meta.main) {
   writeFileSync(CONFIGURATION_DOC, configurationReference());
   process.stdout.write(`wrote ${CONFIGURATION_DOC}\n`);
+  writeFileSync(METRICS_DOC, await metricsReference());
+  process.stdout.write(`wrote ${METRICS_DOC}\n`);
 }

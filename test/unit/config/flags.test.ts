@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { FlagError, parseCommandLine, usage } from '../../../src/config/flags.ts';
+import { METRICS_DOC, metricsReference } from '../../../src/config/metrics-reference.ts';
 import { PLUGIN_FLAGS } from '../../../src/config/plugin.ts';
 import { CONFIGURATION_DOC, configurationReference } from '../../../src/config/reference.ts';
 
@@ -53,7 +54,11 @@ describe('flags with env twins', () => {
     }
   });
 
-  it('keeps docs/configuration.md in sync with the flag tables (run npm run gen:docs)', () => {
+  it('keeps docs/configuration.md and docs/metrics.md in sync with the code (run npm run gen:docs)', async () => {
     expect(readFileSync(CONFIGURATION_DOC, 'utf8')).toBe(configurationReference());
+    // docs/metrics.md likewise, from the metrics each program registers.
+    const metrics = await metricsReference();
+    expect(readFileSync(METRICS_DOC, 'utf8')).toBe(metrics);
+    expect(metrics).toMatch(/`phalanx_extender_request_duration_seconds` \| histogram/);
   });
 });
