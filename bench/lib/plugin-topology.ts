@@ -14,6 +14,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { PLUGIN_RUNTIME } from '../../src/config/plugin.ts';
 import { KubeletClient } from '../../src/driver/kubelet-client.ts';
 import { isPluginReply, type PluginOp, type PluginOps, type PluginReply } from './plugin-ipc.ts';
 import {
@@ -30,7 +31,7 @@ export const DEFAULT_TOPOLOGY: Topology = 'process';
 /** One line on what a topology means, for the printed report and the result file. */
 export function describeTopology(topology: Topology): string {
   return topology === 'process'
-    ? 'kubelet client in the benchmark process, plugin in a child process of its own (as in a cluster)'
+    ? `kubelet client in the benchmark process, plugin in a child process of its own (as in a cluster), started with ${PLUGIN_RUNTIME.nodeFlags.join(' ')} as shipped`
     : 'kubelet client and plugin in one process, sharing one event loop';
 }
 
@@ -81,7 +82,10 @@ export interface PluginUnderTest {
 
 export interface StartOptions extends PluginRigOptions {
   readonly topology: Topology;
-  /** Node flags for the plugin process (default: this process's, so `--cpu-prof` or `--trace-gc` apply to both). */
+  /**
+   * Node flags for the plugin process. Default: the shipped ones (PLUGIN_RUNTIME) after this
+   * process's own, so `--cpu-prof` or `--trace-gc` given to the benchmark apply to both.
+   */
   readonly execArgv?: readonly string[];
 }
 
@@ -89,7 +93,12 @@ export function startPluginUnderTest(options: StartOptions): Promise<PluginUnder
   const rig = { root: options.root, nodeName: options.nodeName, profile: options.profile };
   return options.topology === 'inline'
     ? startInline(rig)
-    : startProcess(rig, options.execArgv ?? process.execArgv);
+    : startProcess(rig, options.execArgv ?? pluginExecArgv());
+}
+
+/** The plugin child's Node flags by default: this process's, then the shipped runtime flags. */
+export function pluginExecArgv(): string[] {
+  return [...process.execArgv, ...PLUGIN_RUNTIME.nodeFlags];
 }
 
 async function startInline(options: PluginRigOptions): Promise<PluginUnderTest> {

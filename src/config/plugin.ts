@@ -109,3 +109,11 @@ export const PLUGIN_FLAGS = {
 } as const satisfies FlagTable;
 
 export type PluginFlags = FlagValues<typeof PLUGIN_FLAGS>;
+
+/**
+ * How `phalanx plugin` is started (the chart's container command): a 1 MiB young generation.
+ * Prepare allocates little but steadily; with V8's default nursery (up to 16 MiB per semi-space)
+ * an occasional scavenge of several milliseconds lands inside a NodePrepareResources call and
+ * sets its p99; small nurseries are collected in a fraction of that (bench/plugin-prepare.ts).
+ */
+export const PLUGIN_RUNTIME = { nodeFlags: ['--max-semi-space-size=1'] } as const;

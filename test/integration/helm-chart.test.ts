@@ -16,7 +16,7 @@ import { ENTRYPOINT } from '../../hack/image/build.ts';
 import { CHART_CRD, CHART_DIR } from '../../hack/render-manifests.ts';
 import { renderQueueCrdYaml } from '../../src/api/scheduling/v1alpha1/crd.ts';
 import type { FlagTable } from '../../src/config/flags.ts';
-import { PLUGIN_FLAGS } from '../../src/config/plugin.ts';
+import { PLUGIN_FLAGS, PLUGIN_RUNTIME } from '../../src/config/plugin.ts';
 import { SCHEDULER_FLAGS, SCHEDULER_RUNTIME } from '../../src/config/scheduler.ts';
 import { WEBHOOK_FLAGS } from '../../src/config/webhook.ts';
 import { REPO_ROOT } from '../cluster/cluster.ts';
@@ -257,6 +257,12 @@ describe('helm template', () => {
       const runtime = name === 'scheduler' ? Object.keys(SCHEDULER_RUNTIME.env) : [];
       expect([...envNames(flags), ...runtime], name).toEqual(expect.arrayContaining(env));
     }
+  });
+
+  it('starts the plugin with the runtime flags its prepare benchmark measured', () => {
+    const ds = find(render('extender', 'certManager'), 'DaemonSet', `${RELEASE}-kubelet-plugin`);
+    const c = container(ds, 'plugin') as { command?: string[] };
+    expect(c.command).toEqual([ENTRYPOINT[0], ...PLUGIN_RUNTIME.nodeFlags, ENTRYPOINT[1]]);
   });
 
   it('starts the scheduler with the memory settings its benchmark measured', () => {
