@@ -40,7 +40,7 @@ import type {
   QueueStatusUpdate,
   RoundResult,
 } from './round-types.ts';
-import { buildSnapshot, claimSpecs, DRIVER, type PodEntry, type Snapshot } from './snapshot.ts';
+import { buildSnapshot, claimSpecs, type PodEntry, type Snapshot } from './snapshot.ts';
 import {
   encodePlan,
   type GangRef,
