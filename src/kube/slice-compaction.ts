@@ -12,14 +12,14 @@
  * - `metadata.name`, `uid`, `resourceVersion` (the informer's key and change check);
  * - `spec.driver`, `spec.pool` (`name`, `generation`, `resourceSliceCount`);
  * - `spec.sharedCounters` (`name`, `counters[*].value`);
- * - per device: `name`, its attributes except the identity ones ({@link IDENTITY_ATTRIBUTES}:
+ * - per device: `name`, its attributes — the identity ones ({@link IDENTITY_ATTRIBUTES}:
  *   `uuid`, `parentUUID`, `nvlinkDomain`, `cliqueId`, which name one device, node or rack and
- *   would stop the nodes of a profile from sharing their devices), `capacity` values (CEL
- *   selectors read both), `consumesCounters` (`counterSet`, `counters[*].value`) and `taints`
+ *   would stop the nodes of a profile from sharing their devices) with their value blanked to
+ *   `""`, so only their presence is kept — and `capacity` values (CEL selectors read both), `consumesCounters` (`counterSet`, `counters[*].value`) and `taints`
  *   (`key`, `effect`).
  * Slices of other drivers keep only metadata, `spec.driver` and `spec.pool`: the core skips them.
  * Dropped: labels, ownerReferences, managedFields, `spec.nodeName`, every other attribute
- * (the identity ones), taint values and times.
+ * (the identity attributes' values), taint values and times.
  *
  * The result is plain JSON of the same shape, so the snapshot cannot tell a compacted slice from
  * a full one. Shared objects are frozen: a consumer that tried to modify one would otherwise
@@ -43,8 +43,8 @@ import type {
 import { IDENTITY_ATTRIBUTES } from '../scheduling/devices.ts';
 import { DRIVER } from '../scheduling/snapshot.ts';
 
-/** Device attributes the cache drops: short names, in the driver's domain or qualified with it. */
-export const DROPPED_ATTRIBUTES: readonly string[] = IDENTITY_ATTRIBUTES;
+/** Device attributes whose values the cache blanks: short names, in the driver's domain or qualified. */
+export const BLANKED_ATTRIBUTES: readonly string[] = IDENTITY_ATTRIBUTES;
 
 export interface InternTableLimits {
   /** Most entries kept. */
@@ -131,8 +131,8 @@ export class InternTable {
 export interface SliceCompactorOptions {
   /** The driver whose slices keep their devices and counters (default gpu.phalanx.dev). */
   readonly driver?: string;
-  /** Device attributes dropped (default {@link DROPPED_ATTRIBUTES}). */
-  readonly dropAttributes?: readonly string[];
+  /** Device attributes whose values are blanked (default {@link BLANKED_ATTRIBUTES}). */
+  readonly blankAttributes?: readonly string[];
   readonly limits?: Partial<InternTableLimits>;
 }
 
@@ -154,6 +154,9 @@ function attributeValue(a: DeviceAttribute): DeviceAttribute {
   return {};
 }
 
+/** The value an identity attribute keeps in the cache: present, value unknown. */
+const BLANK: DeviceAttribute = Object.freeze({ string: '' });
+
 function freeze<T extends object>(value: T): T {
   return Object.freeze(value) as T;
 }
@@ -165,14 +168,14 @@ function freeze<T extends object>(value: T): T {
  */
 export class SliceCompactor {
   readonly #driver: string;
-  readonly #drop: ReadonlySet<string>;
+  readonly #blank: ReadonlySet<string>;
   readonly #table: InternTable;
   readonly #produced = new WeakSet<object>();
 
   constructor(options: SliceCompactorOptions = {}) {
     this.#driver = options.driver ?? DRIVER;
-    const drop = options.dropAttributes ?? DROPPED_ATTRIBUTES;
-    this.#drop = new Set([...drop, ...drop.map((a) => `${this.#driver}/${a}`)]);
+    const blank = options.blankAttributes ?? BLANKED_ATTRIBUTES;
+    this.#blank = new Set([...blank, ...blank.map((a) => `${this.#driver}/${a}`)]);
     this.#table = new InternTable(options.limits);
   }
 
@@ -216,8 +219,7 @@ export class SliceCompactor {
     const attributes: Record<string, DeviceAttribute> = {};
     let kept = 0;
     for (const [name, a] of Object.entries(d.attributes ?? {})) {
-      if (this.#drop.has(name)) continue;
-      attributes[name] = attributeValue(a);
+      attributes[name] = this.#blank.has(name) ? BLANK : attributeValue(a);
       kept++;
     }
     if (kept > 0) out.attributes = attributes;

@@ -50,6 +50,8 @@ export interface ModelDevice {
   readonly counterAmount: readonly number[];
   /** What CEL selectors see of the device (built from its ResourceSlice entry). */
   readonly cel?: CelDevice;
+  /** Identity attributes the device has, values blanked (see devices.ts). */
+  readonly identity?: readonly string[];
 }
 
 /** One allocation held in the ledger. */

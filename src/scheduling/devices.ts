@@ -12,10 +12,11 @@
  * Differences from the allocator, both on the side of planning a placement the allocator may then
  * refuse (the planner re-plans when a binding fails): devices are picked greedily (best fit, no
  * backtracking across requests except over the value groups of a constraint); and attributes the
- * scheduler's cache drops because they name one device or one node (`uuid`, `parentUUID`,
+ * scheduler's cache blanks because they name one device or one node (`uuid`, `parentUUID`,
  * `nvlinkDomain`, `cliqueId`: see kube/slice-compaction.ts) make a selector that reads them count
- * as matching; `nvlinkDomain` and `cliqueId` are one value per node or rack, so constraints on
- * them hold within a node anyway.
+ * as matching. A `matchAttribute` constraint on them is still exact, from what the ledger knows:
+ * `nvlinkDomain` and `cliqueId` have one value per node (or rack), `parentUUID` is the device's
+ * GPU, `uuid` is the device itself; a device without the attribute cannot join the constraint.
  *
  * Pure: no I/O.
  */
@@ -55,6 +56,8 @@ export interface PickableDevice {
   readonly whole: boolean;
   /** The selector view; absent for devices built without slices (trace replays). */
   readonly cel?: CelDevice;
+  /** The identity attributes the device has (short names), whose values the cache blanks. */
+  readonly identity?: readonly string[];
 }
 
 /** What picking needs from a node's ledger state. */
@@ -75,18 +78,23 @@ export const IDENTITY_ATTRIBUTES: readonly string[] = [
 ];
 
 /**
- * The selector view of a slice device as the ledger keeps it: without the identity attributes,
- * so that the nodes of one GPU profile share one device table whether or not their slices went
- * through the scheduler's cache.
+ * The selector view of a slice device as the ledger keeps it: without the identity attributes
+ * (only which of them the device has), so that the nodes of one GPU profile share one device
+ * table whether or not their slices went through the scheduler's cache.
  */
-export function selectorDevice(driver: string, device: Device): CelDevice {
+export function selectorView(
+  driver: string,
+  device: Device,
+): { cel: CelDevice; identity: string[] } {
   const view = celDevice(driver, device);
   const attributes: Record<string, DeviceAttribute> = {};
+  const identity: string[] = [];
   for (const [name, value] of Object.entries(view.attributes)) {
     const short = name.startsWith(`${driver}/`) ? name.slice(driver.length + 1) : name;
-    if (!IDENTITY_ATTRIBUTES.includes(short)) attributes[name] = value;
+    if (IDENTITY_ATTRIBUTES.includes(short)) identity.push(short);
+    else attributes[name] = value;
   }
-  return { ...view, attributes };
+  return { cel: { ...view, attributes }, identity };
 }
 
 const DROPPED_KEY = new RegExp(`no such key: (${IDENTITY_ATTRIBUTES.join('|')})\\b`);
@@ -139,10 +147,19 @@ function attributeValue(d: PickableDevice, attribute: string): string | undefine
     slash >= 0 && attribute.slice(0, slash) === d.cel?.driver
       ? attribute.slice(slash + 1)
       : attribute;
+  if (IDENTITY_ATTRIBUTES.includes(short)) return identityValue(d, short);
   const a = attrs[short] ?? attrs[attribute];
   if (a === undefined) return undefined;
   const v = a.string ?? a.int ?? a.bool ?? a.version;
   return v === undefined ? undefined : String(v);
+}
+
+/** What the ledger knows of an identity attribute's value (see the module comment). */
+function identityValue(d: PickableDevice, short: string): string | undefined {
+  if (d.identity?.includes(short) !== true) return undefined;
+  if (short === 'uuid') return `device ${d.name}`;
+  if (short === 'parentUUID') return `gpu ${d.gpu}`;
+  return 'node';
 }
 
 /**

@@ -16,7 +16,7 @@ import {
   type NodeBuild,
   type NodeState,
 } from './cluster.ts';
-import { selectorDevice } from './devices.ts';
+import { selectorView } from './devices.ts';
 import { type PodShape, usesDevices } from './node-view.ts';
 import type { ClusterObjects, NodeObject, PlannerSettings } from './round-types.ts';
 import { TopologyTree } from './topology.ts';
@@ -179,7 +179,7 @@ function devicesOf(slices: readonly ResourceSlice[]): DeviceTable {
       tainted: (d.taints ?? []).some((t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute'),
       counterIndex,
       counterAmount,
-      cel: selectorDevice(DRIVER, d),
+      ...selectorView(DRIVER, d),
     };
   });
   return { devices, counterTotal, counterGpu, gpuModels };

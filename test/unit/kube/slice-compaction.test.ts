@@ -22,7 +22,7 @@ import {
 } from '../../../src/kube/informer.ts';
 import { KubeClient } from '../../../src/kube/rest.ts';
 import {
-  DROPPED_ATTRIBUTES,
+  BLANKED_ATTRIBUTES,
   InternTable,
   SliceCompactor,
 } from '../../../src/kube/slice-compaction.ts';
@@ -177,10 +177,12 @@ describe('SliceCompactor keeps what the snapshot reads', () => {
     });
     expect(Object.keys(s.spec).sort()).toEqual(['devices', 'driver', 'pool']);
     for (const d of s.spec.devices ?? []) {
-      // Identity attributes go; what selectors read (product, profile, memory...) stays.
-      expect(Object.keys(d.attributes ?? {}).some((k) => DROPPED_ATTRIBUTES.includes(k))).toBe(
-        false,
-      );
+      // Identity attributes keep only their presence; what selectors read (product, profile,
+      // memory...) stays.
+      for (const k of BLANKED_ATTRIBUTES) {
+        if (d.attributes?.[k] !== undefined) expect(d.attributes[k]).toEqual({ string: '' });
+      }
+      expect(d.attributes?.uuid ?? d.attributes?.parentUUID).toEqual({ string: '' });
       expect(d.attributes?.productName).toBeDefined();
       expect(d.capacity?.memory?.value).toMatch(/^\d+Gi$/);
     }

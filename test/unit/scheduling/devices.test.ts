@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { FakeGpuBackend } from '../../../src/devices/fake/backend.ts';
 import { buildPoolSlices } from '../../../src/driver/slices.ts';
+import { SliceCompactor } from '../../../src/kube/slice-compaction.ts';
 import { fitCount } from '../../../src/scheduling/gang.ts';
 import { planRound } from '../../../src/scheduling/planner.ts';
 import type { ClusterObjects } from '../../../src/scheduling/round-types.ts';
@@ -217,6 +218,38 @@ describe('device requests in the ledger', () => {
     }
     expect(node.canHold(pair)).toBe(false);
     expect(node.canHold(shapeOf(o, pod('l', 'loosePair')))).toBe(true);
+  });
+
+  it('keeps matchAttribute on identity attributes exact although the cache blanks their values', () => {
+    const nvlink = {
+      devices: {
+        requests: [request(DRIVER, 4, [], 'g')],
+        constraints: [{ requests: ['g'], matchAttribute: `${DRIVER}/nvlinkDomain` }],
+      },
+    };
+    const sameGpu = {
+      devices: {
+        requests: [request(`partition.${DRIVER}`, 2, [], 'p')],
+        constraints: [{ matchAttribute: `${DRIVER}/parentUUID` }],
+      },
+    };
+    const raw = objects({ sxm: 'sxm8-80g', pcie: 'pcie4-48g' }, { nvlink, sameGpu });
+    const compactor = new SliceCompactor();
+    for (const o of [raw, { ...raw, slices: raw.slices.map((x) => compactor.compact(x)) }]) {
+      const snap = buildSnapshot(o, { now: 0 });
+      const [sxm, pcie] = [snap.model.node('sxm'), snap.model.node('pcie')];
+      if (sxm === undefined || pcie === undefined) throw new Error('nodes missing');
+      const four = shapeOf(o, pod('n', 'nvlink'));
+      // One NVLink domain per SXM node: two such claims fit; PCIe GPUs have no NVLink domain.
+      expect(fitCount(sxm, four)).toBe(2);
+      expect(pcie.canHold(four)).toBe(false);
+      // Two partitions of one parent GPU: both on the same GPU.
+      const pair = shapeOf(o, pod('s', 'sameGpu'));
+      const id = snap.model.allocate(sxm, pair, { gpus: [], milli: 0 }, 'pair');
+      const gpus = (snap.model.allocation(id)?.devices ?? []).map((i) => sxm.devices[i]?.gpu);
+      expect(gpus).toHaveLength(2);
+      expect(gpus[0]).toBe(gpus[1]);
+    }
   });
 
   it('refuses device picks that are not free and never overcommits a counter', () => {
