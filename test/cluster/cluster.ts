@@ -74,6 +74,7 @@ export const CLUSTER_MANIFESTS = [
   '10-kubelet-plugin-rbac.yaml',
   '15-queue-crd.yaml',
   '20-deviceclasses.yaml',
+  '21-partition-deviceclasses.yaml',
   '30-resourceslice-policy.yaml',
 ] as const;
 
