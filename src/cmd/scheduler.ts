@@ -10,6 +10,7 @@ import { loadTopologyLevels, SCHEDULER_FLAGS, type SchedulerFlags } from '../con
 import { CoreDecider } from '../extender/core-decider.ts';
 import { ExtenderMetrics } from '../extender/metrics.ts';
 import { startExtenderServer } from '../extender/server.ts';
+import { ExtenderView } from '../kube/extender-view.ts';
 import { ClusterInformers, discoverPodGroupResources } from '../kube/informer.ts';
 import { ApiLeaseStore, defaultIdentity, LeaderElector } from '../kube/leader.ts';
 import { KubeClient } from '../kube/rest.ts';
@@ -129,9 +130,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     informers.start();
     closables.push({ close: () => informers.stop() });
+    const view = new ExtenderView(informers, flags['extender-max-staleness']);
+    closables.push({ close: async () => view.close() });
     const decider = new CoreDecider({
       core: extenderCore,
-      objects: () => informers.snapshot(),
+      objects: () => view.objects(),
       synced: () => informers.hasSynced(),
       settings,
     });

@@ -72,6 +72,15 @@ export const SCHEDULER_FLAGS = {
     description:
       'Topology levels, widest first, as a JSON array of {name, labels, unlabelled?} or the path of a JSON/YAML file holding one; empty uses the built-in zone, block, rack, nvlink levels.',
   },
+  'extender-max-staleness': {
+    type: 'number',
+    env: 'PHALANX_EXTENDER_MAX_STALENESS_MS',
+    default: 1000,
+    min: 0,
+    max: 10000,
+    description:
+      'Milliseconds the extender may decide on cluster objects that only pods binding elsewhere changed, while no plan reserves capacity; 0 decides on the current objects every time.',
+  },
   'round-period': {
     type: 'number',
     env: 'PHALANX_ROUND_PERIOD_SECONDS',

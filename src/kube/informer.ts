@@ -681,6 +681,30 @@ export class ClusterInformers {
     };
   }
 
+  /**
+   * Calls `listener` with each change and the cache it happened in (`pods`, `nodes`,
+   * `resourceslices`, …, the resource's plural); returns the unsubscribe function.
+   */
+  onEachChange(
+    listener: (resource: string, change: InformerChange<KubeObject>) => void,
+  ): () => void {
+    const named: [string, Informer<KubeObject>][] = [
+      ['pods', this.pods],
+      ['nodes', this.nodes],
+      ['namespaces', this.namespaces],
+      ['resourceslices', this.slices],
+      ['resourceclaims', this.claims],
+      ['resourceclaimtemplates', this.templates],
+      ['queues', this.queues],
+      ['deviceclasses', this.deviceClasses],
+      ...this.podGroups.map((i) => ['podgroups', i]),
+    ] as [string, Informer<KubeObject>][];
+    const offs = named.map(([resource, i]) => i.onChange((change) => listener(resource, change)));
+    return () => {
+      for (const off of offs) off();
+    };
+  }
+
   /** Sum of the caches' versions: changes whenever any cache changes. */
   get version(): number {
     let v = 0;
