@@ -517,7 +517,7 @@ function parameters(o: ThroughputOptions, cluster: BenchCluster): Record<string,
 }
 
 const NOTES = [
-  'a: kube-scheduler with its defaults (adaptive percentageOfNodesToScore), no extender; b: kube-scheduler configured as deploy/examples/scheduler-config.yaml ships (percentageOfNodesToScore 100, the extender entry with weight, nodeCacheCapable, ignorable, httpTimeout) calling `phalanx scheduler` on 127.0.0.1. Same client QPS/burst for both.',
+  'a: kube-scheduler with its defaults (adaptive percentageOfNodesToScore), no extender; b: kube-scheduler configured as deploy/examples/scheduler-config.yaml ships (its percentageOfNodesToScore, the extender entry with weight, nodeCacheCapable, ignorable, httpTimeout) calling `phalanx scheduler` on 127.0.0.1. Same client QPS/burst for both.',
   'Both kube-schedulers and phalanx scheduler run during every round (phalanx scheduler keeps its caches current during a rounds too; cpuSeconds per round shows what each process used).',
   'pods/s: pods of the round over first create sent → last pod seen with spec.nodeName by a watch in the benchmark process. Bind latency: create sent → seen bound. Percentiles by nearest rank, milliseconds.',
   'Pods never run (API-only nodes, no kubelet): the figure covers scheduling, claim allocation (DRA PreBind) and binding, plus the controller manager turning each template into a claim.',

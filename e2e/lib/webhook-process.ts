@@ -5,16 +5,15 @@
  * CA as caBundle, and scoped to the given namespaces (namespaced rules) and to objects carrying
  * the given label (cluster-scoped rules), so nothing else in the shared cluster reaches it.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import https from 'node:https';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { KubeApiError } from '../../src/kube/rest.ts';
 import { REPO_ROOT } from '../../test/cluster/cluster.ts';
-import { createPki } from '../../test/cluster/pki.ts';
 import type { TestCluster } from '../../test/helpers/cluster.ts';
-import { freePort, serviceAccountKubeconfig } from '../../test/helpers/service-account.ts';
+import { startWebhookProcess, type WebhookProcess } from '../../test/helpers/webhook-process.ts';
+
+export type { WebhookProcess };
 
 export const WEBHOOK_PROCESS = 'phalanx-webhook-e2e';
 /** Name of the e2e copies of the webhook configurations. */
@@ -101,17 +100,6 @@ export function e2eWebhookConfigurations(
     }));
 }
 
-/** Status code of an HTTPS GET trusting `ca`; 0 when the connection fails. */
-function httpsStatus(url: string, ca: Buffer): Promise<number> {
-  return new Promise((resolve) => {
-    const req = https.get(url, { ca }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('error', () => resolve(0));
-  });
-}
-
 async function remove(c: TestCluster, path: string): Promise<void> {
   await c.kube.request('DELETE', path).catch((error: unknown) => {
     if (!(error instanceof KubeApiError && error.notFound)) throw error;
@@ -124,67 +112,10 @@ export async function unregisterWebhooks(c: TestCluster): Promise<void> {
   await remove(c, `${ADMISSION}/validatingwebhookconfigurations/${WEBHOOK_CONFIG}`);
 }
 
-/** A running `phalanx webhook` and what an admission configuration needs to call it. */
-export interface WebhookProcess {
-  /** `https://127.0.0.1:<port>`. */
-  readonly url: string;
-  /** Base64 PEM of the CA that signed its serving certificate. */
-  readonly caBundle: string;
-  stop(): Promise<void>;
-}
-
-/**
- * Starts `phalanx webhook` on 127.0.0.1 as the service account of
- * deploy/manifests/55-webhook-deployment.yaml, with a certificate from the harness's PKI helpers,
- * and waits until it answers ready (its namespace cache synced). Usable by any integration test.
- */
-export async function startWebhookProcess(
-  c: TestCluster,
-  name = WEBHOOK_PROCESS,
-): Promise<WebhookProcess> {
-  const root = mkdtempSync(join(tmpdir(), 'phalanx-webhook-process-'));
-  const pki = createPki(join(root, 'pki'), []);
-  const kubeconfig = serviceAccountKubeconfig(c, '55-webhook-deployment.yaml', 'phalanx-webhook');
-  const port = await freePort();
-  c.supervisor.start({
-    name,
-    command: `${REPO_ROOT}/node_modules/.bin/node`,
-    args: [
-      `${REPO_ROOT}/src/cmd/phalanx.ts`,
-      'webhook',
-      `--kubeconfig=${kubeconfig}`,
-      `--address=127.0.0.1:${port}`,
-      `--tls-cert-file=${pki.serverCert}`,
-      `--tls-key-file=${pki.serverKey}`,
-      '--metrics-address=',
-      '--v=4',
-    ],
-  });
-  const ca = readFileSync(pki.caCert);
-  const url = `https://127.0.0.1:${port}`;
-  const stop = async (): Promise<void> => {
-    await c.supervisor.stop(name);
-    rmSync(root, { recursive: true, force: true });
-  };
-  try {
-    await c.supervisor.waitWhileAlive(
-      name,
-      'phalanx webhook ready (namespace cache synced)',
-      async () => (await httpsStatus(`${url}/readyz`, ca)) === 200,
-      60_000,
-      250,
-    );
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-  return { url, caBundle: ca.toString('base64'), stop };
-}
-
 /** Starts the webhook process and registers the manifest's configurations for the scope. */
 export async function startWebhook(c: TestCluster, scope: WebhookScope): Promise<WebhookProcess> {
   await unregisterWebhooks(c);
-  const webhook = await startWebhookProcess(c);
+  const webhook = await startWebhookProcess(c, WEBHOOK_PROCESS);
   for (const config of e2eWebhookConfigurations(webhook.url, webhook.caBundle, scope)) {
     const plural = `${config.kind.toLowerCase()}s`;
     await c.kube.request('POST', `${ADMISSION}/${plural}`, { body: config });

@@ -485,8 +485,6 @@ export class LocalCluster {
         `  kubeconfig: ${kubeconfig}`,
         'leaderElection:',
         '  leaderElect: false',
-        // The extender must see every feasible node, not a sample (it may reject all sampled ones).
-        'percentageOfNodesToScore: 100',
         ...(this.#extender === undefined ? [] : extenderEntry(this.#extender.url)),
         '',
       ].join('\n'),

@@ -7,17 +7,14 @@
  * webhook-free alternative (deploy/manifests/optional/gate-policy.yaml) where the API server
  * serves MutatingAdmissionPolicy v1 (1.36+).
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import https from 'node:https';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { KubeApiError } from '../../src/kube/rest.ts';
 import { REPO_ROOT } from '../cluster/cluster.ts';
-import { createPki } from '../cluster/pki.ts';
 import { dumpOnFailure, ensureCluster, waitFor } from '../helpers/cluster.ts';
-import { freePort, serviceAccountKubeconfig } from '../helpers/service-account.ts';
+import { startWebhookProcess, type WebhookProcess } from '../helpers/webhook-process.ts';
 
 const c = await ensureCluster();
 const NS = 'webhook-it';
@@ -33,9 +30,8 @@ const POLICY_FILE = join(MANIFESTS, 'optional', 'gate-policy.yaml');
 const ADMISSION = '/apis/admissionregistration.k8s.io/v1';
 dumpOnFailure(c, NS);
 
-const root = mkdtempSync(join(tmpdir(), 'phalanx-webhook-it-'));
 const PROCESS = 'phalanx-webhook';
-let port = 0;
+let server: WebhookProcess | undefined;
 const hasQueueCrd = existsSync(QUEUE_CRD);
 const servesPolicies = c.state.minor >= 36;
 
@@ -96,17 +92,6 @@ async function denial(create: () => Promise<unknown>): Promise<string> {
   return message;
 }
 
-/** Status code of an HTTPS GET trusting `ca`; 0 when the connection fails. */
-function httpsStatus(url: string, ca: Buffer): Promise<number> {
-  return new Promise((resolve) => {
-    const req = https.get(url, { ca }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('error', () => resolve(0));
-  });
-}
-
 const gateNames = (p: PodObject): string[] => (p.spec.schedulingGates ?? []).map((g) => g.name);
 
 async function remove(path: string): Promise<void> {
@@ -116,6 +101,7 @@ async function remove(path: string): Promise<void> {
 }
 
 function webhook(name: string, path: string, rules: object[], selectors: object): object {
+  if (server === undefined) throw new Error('the webhook process is not running');
   return {
     name,
     admissionReviewVersions: ['v1'],
@@ -123,8 +109,8 @@ function webhook(name: string, path: string, rules: object[], selectors: object)
     failurePolicy: 'Fail',
     timeoutSeconds: 5,
     clientConfig: {
-      url: `https://127.0.0.1:${port}${path}`,
-      caBundle: readFileSync(join(root, 'pki', 'ca.crt')).toString('base64'),
+      url: `${server.url}${path}`,
+      caBundle: server.caBundle,
     },
     rules,
     ...selectors,
@@ -196,31 +182,7 @@ function applyJson(objects: readonly object[]): void {
 
 beforeAll(async () => {
   await removeWebhooks();
-  const pki = createPki(join(root, 'pki'), []);
-  const kubeconfig = serviceAccountKubeconfig(c, '55-webhook-deployment.yaml', 'phalanx-webhook');
-  port = await freePort();
-  c.supervisor.start({
-    name: PROCESS,
-    command: `${REPO_ROOT}/node_modules/.bin/node`,
-    args: [
-      `${REPO_ROOT}/src/cmd/phalanx.ts`,
-      'webhook',
-      `--kubeconfig=${kubeconfig}`,
-      `--address=127.0.0.1:${port}`,
-      `--tls-cert-file=${pki.serverCert}`,
-      `--tls-key-file=${pki.serverKey}`,
-      '--metrics-address=',
-      '--v=4',
-    ],
-  });
-  const ca = readFileSync(pki.caCert);
-  await c.supervisor.waitWhileAlive(
-    PROCESS,
-    'phalanx webhook ready (namespace cache synced)',
-    () => httpsStatus(`https://127.0.0.1:${port}/readyz`, ca).then((code) => code === 200),
-    60_000,
-    250,
-  );
+  server = await startWebhookProcess(c, PROCESS);
   applyJson([
     ...[NS, POLICY_NS].map((name) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } })),
     {
@@ -246,8 +208,7 @@ afterAll(async () => {
   await removePolicies();
   if (hasQueueCrd) await remove('/apis/scheduling.phalanx.dev/v1alpha1/queues/webhook-it-good');
   for (const ns of [NS, POLICY_NS, POLICY_QUEUE_NS]) await remove(`/api/v1/namespaces/${ns}`);
-  await c.supervisor.stop(PROCESS);
-  rmSync(root, { recursive: true, force: true });
+  await server?.stop();
 });
 
 describe('admission webhook on the real API server', () => {
