@@ -84,6 +84,8 @@ export interface ThroughputOptions {
   readonly record: boolean;
   readonly keepCluster: boolean;
   readonly roundTimeoutS: number;
+  /** Variant b's percentageOfNodesToScore instead of the example's (`--percentage-of-nodes-to-score`). */
+  readonly percentageOfNodesToScore?: number;
 }
 
 export const DEFAULTS = {
@@ -109,6 +111,7 @@ const USAGE = `usage: npm run bench:throughput -- [flags]
   --concurrency N    pod creates in flight (default ${DEFAULTS.concurrency})
   --qps N            client QPS of both kube-schedulers (burst 2×; default ${DEFAULTS.qps}) and of the controller manager
   --round-timeout S  give up on a round after S seconds (default ${DEFAULTS.roundTimeoutS})
+  --percentage-of-nodes-to-score N  variant b's percentageOfNodesToScore instead of the example's
   --state-dir DIR    the benchmark cluster's state (default ${DEFAULT_BENCH_STATE_DIR}; removed at the end)
   --keep-cluster     leave the cluster running at the end (stop it with: rm after killing its pids.json)
   --quick            --nodes ${QUICK.nodes} --pods ${QUICK.pods} --rounds ${QUICK.rounds} --warmup ${QUICK.warmup}
@@ -137,6 +140,7 @@ export function parseThroughputArgs(argv: readonly string[]): ThroughputOptions 
       concurrency: { type: 'string' },
       qps: { type: 'string' },
       'round-timeout': { type: 'string' },
+      'percentage-of-nodes-to-score': { type: 'string' },
       'state-dir': { type: 'string' },
       'keep-cluster': { type: 'boolean' },
       quick: { type: 'boolean' },
@@ -162,6 +166,16 @@ export function parseThroughputArgs(argv: readonly string[]): ThroughputOptions 
     out: values.out ?? join(REPO_ROOT, 'bench', 'results'),
     record: values['no-record'] !== true,
     keepCluster: values['keep-cluster'] === true,
+    ...(values['percentage-of-nodes-to-score'] === undefined
+      ? {}
+      : {
+          percentageOfNodesToScore: intFlag(
+            'percentage-of-nodes-to-score',
+            values['percentage-of-nodes-to-score'],
+            0,
+            0,
+          ),
+        }),
   };
 }
 
@@ -517,7 +531,7 @@ function parameters(o: ThroughputOptions, cluster: BenchCluster): Record<string,
 }
 
 const NOTES = [
-  'a: kube-scheduler with its defaults (adaptive percentageOfNodesToScore), no extender; b: kube-scheduler configured as deploy/examples/scheduler-config.yaml ships (its percentageOfNodesToScore, the extender entry with weight, nodeCacheCapable, ignorable, httpTimeout) calling `phalanx scheduler` on 127.0.0.1. Same client QPS/burst for both.',
+  'a: kube-scheduler with its defaults (adaptive percentageOfNodesToScore), no extender; b: kube-scheduler configured as deploy/examples/scheduler-config.yaml ships (its percentageOfNodesToScore, the extender entry with weight, nodeCacheCapable, ignorable, httpTimeout) calling `phalanx scheduler` on 127.0.0.1 (percentageOfNodesToScore replaced when --percentage-of-nodes-to-score is given; the config recorded under input.parameters.schedulerConfigs is the one used). Same client QPS/burst for both.',
   'Both kube-schedulers and phalanx scheduler run during every round (phalanx scheduler keeps its caches current during a rounds too; cpuSeconds per round shows what each process used).',
   'pods/s: pods of the round over first create sent → last pod seen with spec.nodeName by a watch in the benchmark process. Bind latency: create sent → seen bound. Percentiles by nearest rank, milliseconds.',
   'Pods never run (API-only nodes, no kubelet): the figure covers scheduling, claim allocation (DRA PreBind) and binding, plus the controller manager turning each template into a claim.',
@@ -542,6 +556,9 @@ async function measure(o: ThroughputOptions, progress: (line: string) => void): 
     layout: o.layout,
     limits: o.limits,
     controllerLimits: o.controllerLimits,
+    ...(o.percentageOfNodesToScore === undefined
+      ? {}
+      : { percentageOfNodesToScore: o.percentageOfNodesToScore }),
     progress,
   });
   const watch = new BindWatch(cluster.kube);

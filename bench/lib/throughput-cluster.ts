@@ -102,6 +102,7 @@ export function phalanxSchedulerConfig(
   kubeconfig: string,
   limits: ClientLimits,
   extenderOrigin: string,
+  percentageOfNodesToScore?: number,
 ): { yaml: string; pathPrefix: string } {
   const example = parse(exampleYaml) as ExampleConfig;
   const extenders = example.extenders ?? [];
@@ -117,6 +118,7 @@ export function phalanxSchedulerConfig(
     leaderElection: { leaderElect: false },
     profiles: [{ schedulerName: SCHEDULER_NAMES.b }],
     extenders: [{ ...first, urlPrefix: `${extenderOrigin}${pathPrefix}` }],
+    ...(percentageOfNodesToScore === undefined ? {} : { percentageOfNodesToScore }),
   };
   return { yaml: stringify(config), pathPrefix };
 }
@@ -135,6 +137,8 @@ export interface BenchClusterOptions {
   readonly limits: ClientLimits;
   /** kube-controller-manager's --kube-api-qps/burst (it turns templates into claims). */
   readonly controllerLimits: ClientLimits;
+  /** Overrides the example's percentageOfNodesToScore for variant b (undefined: as shipped). */
+  readonly percentageOfNodesToScore?: number;
   readonly progress: (line: string) => void;
 }
 
@@ -248,6 +252,7 @@ export async function startBenchCluster(o: BenchClusterOptions): Promise<BenchCl
     harness.schedulerKubeconfig,
     o.limits,
     `http://127.0.0.1:${extenderPort}`,
+    o.percentageOfNodesToScore,
   );
   await startExtender(harness, state, extenderPort, extenderMetricsPort, b.pathPrefix);
   const a = stockSchedulerConfig(harness.schedulerKubeconfig, o.limits);

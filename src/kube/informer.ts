@@ -576,6 +576,8 @@ export class ClusterInformers {
   readonly podGroups: readonly Informer<Cached<PodGroupObject>>[];
   readonly #podGroupResources: readonly ResourceType[];
   readonly #sliceCompactor: SliceCompactor;
+  /** Every cache with its resource's plural, in start order. */
+  readonly #named: readonly (readonly [string, Informer<KubeObject>])[];
   readonly #all: readonly Informer<KubeObject>[];
   #snapshot: { stamp: number; objects: ClusterObjects } | undefined;
   #namespaceLabels: { version: number; map: Map<string, Readonly<Record<string, string>>> } = {
@@ -617,17 +619,18 @@ export class ClusterInformers {
     this.deviceClasses = make(RESOURCES.deviceClasses);
     this.#podGroupResources = options.podGroups ?? [];
     this.podGroups = this.#podGroupResources.map((r) => make<Cached<PodGroupObject>>(r));
-    this.#all = [
-      this.pods,
-      this.nodes,
-      this.namespaces,
-      this.slices,
-      this.claims,
-      this.templates,
-      this.queues,
-      this.deviceClasses,
-      ...this.podGroups,
-    ] as readonly Informer<KubeObject>[];
+    this.#named = [
+      ['pods', this.pods],
+      ['nodes', this.nodes],
+      ['namespaces', this.namespaces],
+      ['resourceslices', this.slices],
+      ['resourceclaims', this.claims],
+      ['resourceclaimtemplates', this.templates],
+      ['queues', this.queues],
+      ['deviceclasses', this.deviceClasses],
+      ...this.podGroups.map((i) => ['podgroups', i]),
+    ] as [string, Informer<KubeObject>][];
+    this.#all = this.#named.map(([, informer]) => informer);
   }
 
   /** How well the ResourceSlice cache shares identical parts (see slice-compaction.ts). */
@@ -688,18 +691,9 @@ export class ClusterInformers {
   onEachChange(
     listener: (resource: string, change: InformerChange<KubeObject>) => void,
   ): () => void {
-    const named: [string, Informer<KubeObject>][] = [
-      ['pods', this.pods],
-      ['nodes', this.nodes],
-      ['namespaces', this.namespaces],
-      ['resourceslices', this.slices],
-      ['resourceclaims', this.claims],
-      ['resourceclaimtemplates', this.templates],
-      ['queues', this.queues],
-      ['deviceclasses', this.deviceClasses],
-      ...this.podGroups.map((i) => ['podgroups', i]),
-    ] as [string, Informer<KubeObject>][];
-    const offs = named.map(([resource, i]) => i.onChange((change) => listener(resource, change)));
+    const offs = this.#named.map(([resource, i]) =>
+      i.onChange((change) => listener(resource, change)),
+    );
     return () => {
       for (const off of offs) off();
     };

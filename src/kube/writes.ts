@@ -19,6 +19,7 @@
  */
 import { ANNOTATION_PLAN, SCHEDULING_GATE } from '../api/scheduling/labels.ts';
 import type { Logger } from '../observability/logger.ts';
+import type { NodeSelectorRequirement, NodeSelectorTerm } from '../scheduling/node-affinity.ts';
 import type { CoreEvent, PodWrite, RoundResult } from '../scheduling/round-types.ts';
 import { KubeApiError, type KubeClient } from './rest.ts';
 
@@ -26,17 +27,6 @@ import { KubeApiError, type KubeClient } from './rest.ts';
 export type ApiRequester = Pick<KubeClient, 'request'>;
 
 // ---- shapes -----------------------------------------------------------------------------------
-
-export interface NodeSelectorRequirement {
-  key: string;
-  operator: string;
-  values?: string[];
-}
-
-export interface NodeSelectorTerm {
-  matchExpressions?: NodeSelectorRequirement[];
-  matchFields?: NodeSelectorRequirement[];
-}
 
 export interface Affinity {
   nodeAffinity?: {

@@ -227,9 +227,13 @@ export class NodeState implements NodeView {
     return index.get(name) ?? -1;
   }
 
+  /** Whether the node's free CPU and memory hold the shape (devices aside). */
+  hasCpuAndMemoryFor(shape: PodShape): boolean {
+    return shape.cpuMilli <= this.cpuMilliFree && shape.memoryBytes <= this.memoryBytesFree;
+  }
+
   canHold(shape: PodShape): boolean {
-    if (shape.cpuMilli > this.cpuMilliFree || shape.memoryBytes > this.memoryBytesFree)
-      return false;
+    if (!this.hasCpuAndMemoryFor(shape)) return false;
     if (shape.devices !== undefined && shape.devices.length > 0) {
       return pickDevices(this, shape.devices) !== undefined;
     }
@@ -453,7 +457,7 @@ export class ClusterModel {
   #allocateDevices(state: NodeState, shape: PodShape, pick: GpuPick, owner: string): number {
     const claims = shape.devices ?? [];
     const fail = (why: string) => new CapacityError(`${owner} on ${state.name}: ${why}`);
-    if (shape.cpuMilli > state.cpuMilliFree || shape.memoryBytes > state.memoryBytesFree) {
+    if (!state.hasCpuAndMemoryFor(shape)) {
       throw fail(this.#whyNot(state, shape, { gpus: [], milli: 0 }) ?? 'no room');
     }
     let devices: readonly number[];

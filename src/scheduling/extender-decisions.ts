@@ -53,11 +53,7 @@ function describe(shape: PodShape): string {
 
 function whyNot(node: NodeState, shape: PodShape): string | undefined {
   if (node.canHold(shape)) return undefined;
-  if (
-    shape.devices !== undefined &&
-    shape.cpuMilli <= node.cpuMilliFree &&
-    shape.memoryBytes <= node.memoryBytesFree
-  ) {
+  if (shape.devices !== undefined && node.hasCpuAndMemoryFor(shape)) {
     return `phalanx: no free devices for ${describeClaims(shape.devices)} after planned gangs' reservations`;
   }
   const free = node.gpusFor(shape).length;

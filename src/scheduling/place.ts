@@ -42,9 +42,10 @@ export function bestNode(
 ): { node: NodeState; score: NodeScore } | undefined {
   let best: { node: NodeState; score: NodeScore } | undefined;
   for (const node of nodes) {
-    if (!node.canHold(shape)) continue;
-    const score =
-      shape.devices === undefined ? policy.score(node, shape, ctx) : deviceScore(node, shape);
+    // Device shapes: deviceScore picks the devices itself (canHold would pick them a first time).
+    let score: NodeScore | undefined;
+    if (shape.devices !== undefined) score = deviceScore(node, shape);
+    else if (node.canHold(shape)) score = policy.score(node, shape, ctx);
     if (score === undefined) continue;
     if (best === undefined || score.score > best.score.score) best = { node, score };
   }
@@ -70,6 +71,7 @@ export function placeOne(
  * devices the ledger picks there (partitions on partly used GPUs first).
  */
 export function deviceScore(node: NodeState, shape: PodShape): NodeScore | undefined {
+  if (!node.hasCpuAndMemoryFor(shape)) return undefined;
   const devices = pickDevices(node, shape.devices ?? []);
   if (devices === undefined) return undefined;
   const total = node.gpuCount * MILLI_PER_GPU;

@@ -16,7 +16,7 @@ import {
   type NodeBuild,
   type NodeState,
 } from './cluster.ts';
-import { selectorView } from './devices.ts';
+import { pickDevices, selectorView } from './devices.ts';
 import { type PodShape, usesDevices } from './node-view.ts';
 import type { ClusterObjects, NodeObject, PlannerSettings } from './round-types.ts';
 import { TopologyTree } from './topology.ts';
@@ -278,11 +278,14 @@ function indexClaimSpecs(objects: ClusterObjects): ClaimSpecs {
 
 /** GPUs for a reservation: the first GPUs on the node that can serve the shape. */
 function reserve(model: ClusterModel, node: NodeState, shape: PodShape, owner: string): boolean {
-  if (!node.canHold(shape)) return false;
   if (shape.devices !== undefined) {
-    model.allocate(node, shape, { gpus: [], milli: 0 }, owner);
+    // Pick once; allocate only checks and takes the picked devices.
+    const devices = node.hasCpuAndMemoryFor(shape) ? pickDevices(node, shape.devices) : undefined;
+    if (devices === undefined) return false;
+    model.allocate(node, shape, { gpus: [], milli: 0, devices }, owner);
     return true;
   }
+  if (!node.canHold(shape)) return false;
   const gpus =
     shape.gpuCount > 0 && shape.gpuMilli > 0
       ? node.gpusFor(shape).slice(0, shape.gpuMilli < 1000 ? 1 : shape.gpuCount)

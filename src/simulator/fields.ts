@@ -3,24 +3,13 @@
  * sentence that names the field's path (`gangs[3].pods: must be a positive integer, got 0`), so a
  * person sees all mistakes of a workload file at once. Pure: no I/O.
  */
+import { describeValue, type Fields, isRecord } from '../api/json.ts';
 import { parseQuantity } from '../api/resource/quantity.ts';
 
-export type Fields = Record<string, unknown>;
+export { type Fields, isRecord };
 
-export const isRecord = (value: unknown): value is Fields =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
-/** How a value reads in an error message. */
-export function got(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'an object';
-  if (typeof value === 'string') {
-    return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
-  }
-  return String(value);
-}
+/** How a value reads in an error message (strings cut at 60 characters). */
+export const got = (value: unknown): string => describeValue(value, 60);
 
 /** `a.b`, or `a["odd key"]` for keys that are not plain words. */
 export function child(path: string, key: string): string {

@@ -10,6 +10,7 @@
  * Pure: no I/O.
  */
 import type { ClusterModel } from '../scheduling/cluster.ts';
+import { shapeKey } from '../scheduling/gang.ts';
 import type { GpuPick, NodeView, PodShape } from '../scheduling/node-view.ts';
 import { placeOne, policyContext } from '../scheduling/place.ts';
 import {
@@ -57,10 +58,6 @@ export function firstFitPolicy(): PlacementPolicy {
 interface PendingPod {
   readonly gang: SimGang;
   readonly index: number;
-}
-
-function shapeKey(s: PodShape): string {
-  return `${s.cpuMilli}/${s.memoryBytes}/${s.gpuCount}/${s.gpuMilli}/${s.gpuModels.join('|')}`;
 }
 
 export class FifoGangScheduler implements GangScheduler {

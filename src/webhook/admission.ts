@@ -8,6 +8,7 @@
  */
 
 import { isDeepStrictEqual } from 'node:util';
+import { isRecord } from '../api/json.ts';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
 export const ADMISSION_REVIEW_KIND = 'AdmissionReview';
@@ -83,9 +84,6 @@ export const DENIED_REASON = 'Invalid';
 export type ParsedReview =
   | { readonly ok: true; readonly request: AdmissionRequest }
   | { readonly ok: false; readonly message: string };
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 const NOT_A_REVIEW = 'request body is not an AdmissionReview v1';
 

@@ -15,6 +15,7 @@ import type {
   RawServerBase,
   RawServerDefault,
 } from 'fastify';
+import { isRecord } from '../api/json.ts';
 import type { Logger } from '../observability/logger.ts';
 import {
   type AdmissionRequest,
@@ -64,9 +65,6 @@ interface Decision {
 
 /** A decision, or a sentence saying why the review cannot be decided (→ HTTP 400). */
 type Decide = (request: AdmissionRequest) => Decision | string;
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function kindName(request: AdmissionRequest): string {
   const { group, version, kind } = request.kind;

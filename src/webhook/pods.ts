@@ -4,6 +4,8 @@
  * removes the gate. Pure: the namespace labels come through a lookup the caller backs (an informer
  * in production, a Map in tests).
  */
+
+import { isRecord } from '../api/json.ts';
 import {
   ANNOTATION_PLAN,
   LABEL_GANG,
@@ -65,9 +67,6 @@ interface PodFacts {
   readonly gates: readonly unknown[] | undefined;
   readonly podGroupName: string | undefined;
 }
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function stringMap(value: unknown): Record<string, string> {
   if (!isRecord(value)) return {};

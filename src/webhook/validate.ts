@@ -13,6 +13,7 @@ import {
   GpuConfigError,
   sharingFromParameters,
 } from '../api/gpu/v1alpha1/gpu-config.ts';
+import { isRecord } from '../api/json.ts';
 import { QUEUE_GROUP, QUEUE_KIND, validateQueue } from '../api/scheduling/v1alpha1/queue.ts';
 
 /** The API group of the GPU config carriers. */
@@ -40,9 +41,6 @@ export interface Verdict {
   readonly deny?: string;
   readonly warnings: string[];
 }
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function at(root: unknown, path: readonly string[]): unknown {
   let node = root;

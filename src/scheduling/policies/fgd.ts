@@ -34,6 +34,10 @@ export interface MemoEntry {
   readonly scores: Map<string, NodeScore | undefined>;
 }
 
+/**
+ * The fragmentation score's memo key: what the score reads of a shape (memory plays no part in
+ * it), so it is narrower than gang.ts's `shapeKey`, which keys interchangeable pods.
+ */
 export function shapeKey(shape: PodShape): string {
   return `${shape.cpuMilli}/${shape.gpuCount}/${shape.gpuMilli}/${shape.gpuModels.join('|')}`;
 }

@@ -32,6 +32,14 @@ describe('scheduler configurations', () => {
     expect(config.profiles).toEqual([{ schedulerName: SCHEDULER_NAMES.b }]);
   });
 
+  it('b takes another percentageOfNodesToScore only when asked', () => {
+    const example = readFileSync(EXAMPLE_SCHEDULER_CONFIG, 'utf8');
+    const b = phalanxSchedulerConfig(example, 'k', limits, 'http://127.0.0.1:9', 100);
+    expect((parse(b.yaml) as { percentageOfNodesToScore?: number }).percentageOfNodesToScore).toBe(
+      100,
+    );
+  });
+
   it('refuses an example without exactly one extender', () => {
     expect(() =>
       phalanxSchedulerConfig('kind: KubeSchedulerConfiguration\n', 'k', limits, 'x'),

@@ -18,6 +18,7 @@
 import { type Static, type TSchema, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
 import type { SharingSettings } from '../../../devices/types.ts';
+import { isRecord } from '../../json.ts';
 
 export const GPU_CONFIG_GROUP = 'gpu.phalanx.dev';
 export const GPU_CONFIG_API_VERSION = 'gpu.phalanx.dev/v1alpha1';
@@ -93,9 +94,6 @@ const validator = Compile(GpuConfigSchema);
 function fail(message: string, path?: string): never {
   throw new GpuConfigError(`${GPU_CONFIG_KIND}: ${message}`, path);
 }
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * Checks that opaque parameters are addressed to this API (`apiVersion`/`kind`) before any field

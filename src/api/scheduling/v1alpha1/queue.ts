@@ -25,6 +25,7 @@
  * be reported at once, as a sentence that names the field path; crd.ts builds the OpenAPI schema
  * from the same limits.
  */
+import { describeValue, type Fields, isRecord } from '../../json.ts';
 import type { ObjectMeta } from '../../resource/v1.ts';
 import { SCHEDULING_GROUP } from '../labels.ts';
 
@@ -180,22 +181,7 @@ export function defaultQueue(spec: QueueSpec): DefaultedQueueSpec {
 
 // ---- validation --------------------------------------------------------------------------------
 
-type Fields = Record<string, unknown>;
-
-const isRecord = (value: unknown): value is Fields =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
-/** How a value reads in an error message. */
-function got(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'an object';
-  if (typeof value === 'string') {
-    return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
-  }
-  return String(value);
-}
+const got = (value: unknown): string => describeValue(value);
 
 const SUBDOMAIN_RULE = `a DNS-1123 subdomain (at most ${MAX_SUBDOMAIN_LENGTH} lowercase letters, digits, '-' and '.', starting and ending with a letter or digit)`;
 

@@ -102,18 +102,21 @@ describe('nice ticks', () => {
         const ticks = niceTicks(min, min + span, maxTicks);
         expect(ticks.length).toBeGreaterThanOrEqual(1);
         expect(ticks.length).toBeLessThanOrEqual(maxTicks);
-        const tol = niceStep(span, maxTicks) * 1e-6;
+        // Relative to the step, but never finer than doubles resolve at this magnitude.
+        const ulps = 4 * Number.EPSILON * (Math.abs(min) + span);
+        const tol = Math.max(niceStep(span, maxTicks) * 1e-6, ulps);
         for (const t of ticks) {
           expect(t).toBeGreaterThanOrEqual(min - tol);
           expect(t).toBeLessThanOrEqual(min + span + tol);
         }
         const steps = ticks.slice(1).map((t, i) => t - (ticks[i] ?? 0));
         const step = steps[0] ?? 0;
-        for (const s of steps) expect(Math.abs(s - step)).toBeLessThanOrEqual(step * 1e-6);
+        for (const s of steps)
+          expect(Math.abs(s - step)).toBeLessThanOrEqual(Math.max(step * 1e-6, ulps));
         if (ticks.length > 1) {
           const k = Math.round(Math.log10(step));
           const nice = [k - 1, k].flatMap((e) => [1, 2, 5].map((m) => m * 10 ** e));
-          expect(nice.some((n) => Math.abs(step - n) <= n * 1e-6)).toBe(true);
+          expect(nice.some((n) => Math.abs(step - n) <= Math.max(n * 1e-6, ulps))).toBe(true);
         }
       }),
     );
